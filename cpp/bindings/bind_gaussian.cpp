@@ -1,0 +1,240 @@
+// Bindings of the Gaussian mixture: the model object (fit, e_step, m_step, posterior, sample)
+// and its additive sufficient statistics.
+#include "pybind.hpp"
+
+namespace emkit::bindings {
+namespace {
+
+using Model = Mixture<Gaussian>;
+using Stats = Model::Stats;
+
+Index covariance_columns(CovarianceType type, Index d) {
+  return (type == CovarianceType::Full || type == CovarianceType::Tied) ? d * d
+         : type == CovarianceType::Diag                                  ? d
+                                                                         : 1;
+}
+
+std::vector<py::ssize_t> covariance_shape(CovarianceType type, Index K, Index d) {
+  switch (type) {
+    case CovarianceType::Full: return {K, d, d};
+    case CovarianceType::Tied: return {d, d};
+    case CovarianceType::Diag: return {K, d};
+    default: return {K};
+  }
+}
+
+std::optional<GaussianPrior> parse_prior(const py::object& prior, CovarianceType type, Index d) {
+  if (prior.is_none()) return std::nullopt;
+  const py::dict spec = prior.cast<py::dict>();
+  GaussianPrior p;
+  p.mean = to_vector(spec["mean"].cast<DoubleArray>(), "prior['mean']");
+  p.shrinkage = spec["shrinkage"].cast<double>();
+  p.dof = spec["dof"].cast<double>();
+  const DoubleArray scale = spec["scale"].cast<DoubleArray>();
+  if (type == CovarianceType::Full || type == CovarianceType::Tied)
+    p.scale = to_matrix(scale, d, d, "prior['scale']");
+  else
+    p.scale = to_matrix(scale, type == CovarianceType::Diag ? d : 1, 1, "prior['scale']");
+  return p;
+}
+
+Model make_model(const DoubleArray& weights, const DoubleArray& means, const DoubleArray& covariances,
+                 const std::string& covariance_type, double reg_covar, const py::object& prior) {
+  const CovarianceType type = parse_covariance_type(covariance_type);
+  check_ndim(means, 2, "means");
+  const Index K = means.shape(0), d = means.shape(1);
+  const Index F = type == CovarianceType::Tied ? 1 : K;
+  RowMatrix cov = to_matrix(covariances, F, covariance_columns(type, d), "covariances");
+  double alpha = 1.0;
+  if (!prior.is_none()) alpha = prior.cast<py::dict>()["weight_concentration"].cast<double>();
+  return Model(to_vector(weights, "weights"),
+               Gaussian(type, to_matrix(means, K, d, "means"), std::move(cov), reg_covar,
+                        parse_prior(prior, type, d)),
+               alpha);
+}
+
+// The dataset view: X must stay alive (it is held by the caller's py::array) while data is used.
+Model::Data make_data(const Model& model, const DoubleArray& X, const DoubleArray& sample_weight) {
+  check_ndim(X, 2, "X");
+  if (X.shape(1) != model.emission().n_features())
+    throw InvalidArgument("X: expected " + std::to_string(model.emission().n_features()) +
+                          " features, got " + std::to_string(X.shape(1)));
+  Vector w;
+  if (sample_weight.size()) {
+    w = to_vector(sample_weight, "sample_weight");
+    if (w.size() != X.shape(0))
+      throw InvalidArgument("sample_weight: expected " + std::to_string(X.shape(0)) + " values");
+  }
+  return Model::Data{GaussianData(X.data(), X.shape(0), X.shape(1)), std::move(w)};
+}
+
+py::dict result_to_dict(const FitResult& r) {
+  py::dict out;
+  out["converged"] = r.converged;
+  out["n_iter"] = r.n_iter;
+  out["history"] = r.history;
+  out["loglik"] = r.loglik;
+  out["seconds"] = r.seconds;
+  out["decreases"] = r.decreases;
+  out["empty_states"] = r.empty_states;
+  out["stopped_by_callback"] = r.stopped_by_callback;
+  return out;
+}
+
+py::tuple stats_state(const Stats& s) {
+  const Index K = s.resp_sum.size(), d = s.emission.shift.cols();
+  return py::make_tuple(to_numpy(s.resp_sum), s.loglik, s.total_weight,
+                        to_numpy(s.emission.shift, {K, d}), to_numpy(s.emission.sum, {K, d}),
+                        to_numpy(s.emission.scatter, {K, s.emission.scatter.cols()}));
+}
+
+Stats stats_from_state(const py::tuple& t) {
+  if (t.size() != 6) throw InvalidArgument("stats: expected a state of 6 entries");
+  Stats s;
+  s.resp_sum = to_vector(t[0].cast<DoubleArray>(), "resp_sum");
+  s.loglik = t[1].cast<double>();
+  s.total_weight = t[2].cast<double>();
+  const auto shift = t[3].cast<DoubleArray>(), sum = t[4].cast<DoubleArray>(), scatter = t[5].cast<DoubleArray>();
+  check_ndim(shift, 2, "shift");
+  check_ndim(scatter, 2, "scatter");
+  s.emission.shift = to_matrix(shift, shift.shape(0), shift.shape(1), "shift");
+  s.emission.sum = to_matrix(sum, shift.shape(0), shift.shape(1), "sum");
+  s.emission.scatter = to_matrix(scatter, scatter.shape(0), scatter.shape(1), "scatter");
+  return s;
+}
+
+Stats add_stats(const Stats& a, const Stats& b) {
+  if (a.resp_sum.size() != b.resp_sum.size() || a.emission.scatter.cols() != b.emission.scatter.cols() ||
+      a.emission.shift.cols() != b.emission.shift.cols())
+    throw InvalidArgument("stats: cannot add statistics of models of different shapes");
+  if (a.emission.shift != b.emission.shift)
+    throw InvalidArgument("stats: cannot add statistics computed at different parameters "
+                          "(their shifts differ); compute every chunk's e_step with the same model");
+  Stats out = a;
+  out += b;
+  return out;
+}
+
+}  // namespace
+
+void bind_gaussian(py::module_& m) {
+  py::class_<Stats>(m, "GaussianMixtureStats",
+                    "Expected sufficient statistics of a Gaussian mixture over a set of rows. They "
+                    "add up: the statistics of two chunks are the sum of the chunks' statistics.")
+      .def_property_readonly("resp_sum", [](const Stats& s) { return to_numpy(s.resp_sum); },
+                             "Expected number of rows per component (weighted).")
+      .def_readonly("loglik", &Stats::loglik, "Log-likelihood of the rows at the model's parameters.")
+      .def_readonly("total_weight", &Stats::total_weight, "Sum of the sample weights.")
+      .def_property_readonly("shift", [](const Stats& s) {
+        return to_numpy(s.emission.shift, {s.emission.shift.rows(), s.emission.shift.cols()});
+      })
+      .def_property_readonly("sum", [](const Stats& s) {
+        return to_numpy(s.emission.sum, {s.emission.sum.rows(), s.emission.sum.cols()});
+      })
+      .def_property_readonly("scatter", [](const Stats& s) {
+        return to_numpy(s.emission.scatter, {s.emission.scatter.rows(), s.emission.scatter.cols()});
+      })
+      .def("__add__", &add_stats, py::is_operator())
+      .def(py::pickle(&stats_state, &stats_from_state));
+
+  py::class_<Model>(m, "GaussianMixtureModel",
+                    "A Gaussian mixture's parameters with its E-step, M-step and EM driver.")
+      .def(py::init(&make_model), py::arg("weights"), py::arg("means"), py::arg("covariances"),
+           py::arg("covariance_type"), py::arg("reg_covar") = 1e-6, py::arg("prior") = py::none())
+      .def_property_readonly("weights", [](const Model& self) { return to_numpy(self.weights()); })
+      .def_property_readonly("means", [](const Model& self) {
+        const auto& mu = self.emission().means();
+        return to_numpy(mu, {mu.rows(), mu.cols()});
+      })
+      .def_property_readonly("covariances", [](const Model& self) {
+        const auto& g = self.emission();
+        return to_numpy(g.covariances(), covariance_shape(g.covariance_type(), g.n_states(), g.n_features()));
+      })
+      .def_property_readonly("n_parameters", &Model::n_parameters)
+      .def("log_prior", &Model::log_prior)
+      .def(
+          "fit",
+          [](Model& self, const DoubleArray& X, const DoubleArray& sample_weight, int max_iter, double tol,
+             int n_threads, std::function<bool(py::dict)> callback) {
+            FitOptions options;
+            options.max_iter = max_iter;
+            options.tol = tol;
+            options.n_threads = n_threads;
+            if (callback) {
+              options.callback = [callback](const IterationInfo& info) {
+                py::gil_scoped_acquire acquire;
+                py::dict d;
+                d["iteration"] = info.iteration;
+                d["objective"] = info.objective;
+                d["loglik"] = info.loglik;
+                d["change"] = info.change;
+                d["seconds"] = info.seconds;
+                return callback(d);
+              };
+            }
+            FitResult result;
+            {
+              py::gil_scoped_release release;
+              const auto data = make_data(self, X, sample_weight);
+              result = fit_em(self, data, options);
+            }
+            return result_to_dict(result);
+          },
+          py::arg("X"), py::arg("sample_weight"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads") = 0,
+          py::arg("callback") = nullptr, "Runs EM from the current parameters; returns the monitor's record.")
+      .def(
+          "e_step",
+          [](const Model& self, const DoubleArray& X, const DoubleArray& sample_weight, int n_threads) {
+            py::gil_scoped_release release;
+            const auto data = make_data(self, X, sample_weight);
+            return self.e_step(data, n_threads);
+          },
+          py::arg("X"), py::arg("sample_weight"), py::arg("n_threads") = 0)
+      .def(
+          "m_step",
+          [](Model& self, const Stats& stats) {
+            const auto& g = self.emission();
+            if (stats.resp_sum.size() != g.n_states() || stats.emission.shift.cols() != g.n_features())
+              throw InvalidArgument("stats: shapes do not match the model");
+            if (stats.emission.shift != g.means())
+              throw InvalidArgument("stats: computed at other parameters than the model's current ones");
+            py::gil_scoped_release release;
+            self.m_step(stats);
+            return self.empty_states();
+          },
+          py::arg("stats"))
+      .def(
+          "posterior",
+          [](const Model& self, const DoubleArray& X, int n_threads) {
+            check_ndim(X, 2, "X");
+            const Index n = X.shape(0), K = self.n_states();
+            py::array_t<double> log_resp({n, K});
+            py::array_t<double> log_prob(n);
+            const DoubleArray no_weights(0);
+            {
+              py::gil_scoped_release release;
+              const auto data = make_data(self, X, no_weights);
+              Eigen::Map<RowMatrix> lr(log_resp.mutable_data(), n, K);
+              Eigen::Map<Vector> lp(log_prob.mutable_data(), n);
+              self.posterior(data, n_threads, lr, lp);
+            }
+            return py::make_tuple(log_resp, log_prob);
+          },
+          py::arg("X"), py::arg("n_threads") = 0,
+          "(log p(z=k | x_i), log p(x_i)) for every row; NaN entries are integrated out.")
+      .def(
+          "sample",
+          [](const Model& self, Index n, std::uint64_t seed) {
+            const Index d = self.emission().n_features();
+            RowMatrix X(n, d);
+            Eigen::VectorXi states(n);
+            std::mt19937_64 rng(seed);
+            self.sample(n, rng, X, states);
+            py::array_t<int> labels(n);
+            std::copy(states.data(), states.data() + n, labels.mutable_data());
+            return py::make_tuple(to_numpy(X, {n, d}), labels);
+          },
+          py::arg("n"), py::arg("seed"));
+}
+
+}  // namespace emkit::bindings

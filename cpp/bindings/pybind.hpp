@@ -1,0 +1,54 @@
+// The one internal header through which the bindings include pybind11.
+#pragma once
+
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include <emkit/emkit.hpp>
+
+namespace py = pybind11;
+
+namespace emkit::bindings {
+
+// A C-contiguous float64 view of a numpy array: no copy when the input already is one.
+using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+inline void check_ndim(const py::array& a, int ndim, const std::string& name) {
+  if (a.ndim() != ndim)
+    throw InvalidArgument(name + ": expected a " + std::to_string(ndim) + "-D array, got " +
+                          std::to_string(a.ndim()) + "-D");
+}
+
+// Row-major matrix copy of a 1-D or 2-D array (small parameter arrays only).
+inline RowMatrix to_matrix(const DoubleArray& a, Index rows, Index cols, const std::string& name) {
+  if (a.size() != rows * cols)
+    throw InvalidArgument(name + ": expected " + std::to_string(rows * cols) + " values, got " +
+                          std::to_string(a.size()));
+  return Eigen::Map<const RowMatrix>(a.data(), rows, cols);
+}
+
+inline Vector to_vector(const DoubleArray& a, const std::string& name) {
+  check_ndim(a, 1, name);
+  return Eigen::Map<const Vector>(a.data(), a.shape(0));
+}
+
+// A numpy array that owns a copy of an Eigen matrix, with the given shape.
+inline py::array_t<double> to_numpy(const RowMatrix& m, std::vector<py::ssize_t> shape) {
+  py::array_t<double> out(shape);
+  std::copy(m.data(), m.data() + m.size(), out.mutable_data());
+  return out;
+}
+
+inline py::array_t<double> to_numpy(const Vector& v) {
+  py::array_t<double> out(v.size());
+  std::copy(v.data(), v.data() + v.size(), out.mutable_data());
+  return out;
+}
+
+void bind_gaussian(py::module_& m);
+
+}  // namespace emkit::bindings

@@ -1,0 +1,166 @@
+// The Mixture latent structure: i.i.d. hidden states per row with mixing weights, over any
+// emission family. The E-step is a log-sum-exp over states per row; the statistics are the
+// expected counts per state plus the emission family's own statistics.
+#pragma once
+
+#include <Eigen/Core>
+#include <cmath>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../parallel.hpp"
+#include "../types.hpp"
+
+namespace emkit {
+
+template <class Emission>
+struct MixtureStats {
+  Vector resp_sum;            // expected count per state, sum_i w_i r_ik
+  double loglik = 0.0;        // sum_i w_i log p(x_i)
+  double total_weight = 0.0;  // sum_i w_i
+  typename Emission::Stats emission;
+
+  MixtureStats& operator+=(const MixtureStats& other) {
+    resp_sum += other.resp_sum;
+    loglik += other.loglik;
+    total_weight += other.total_weight;
+    emission += other.emission;
+    return *this;
+  }
+};
+
+// The rows a mixture is fitted to: the emission family's view of them and the sample weights
+// (empty = every row has weight one).
+template <class Emission>
+struct MixtureData {
+  typename Emission::Data emission;
+  Vector sample_weight;
+
+  Index n_rows() const { return emission.n_rows(); }
+  double weight(Index i) const { return sample_weight.size() ? sample_weight[i] : 1.0; }
+};
+
+template <class Emission>
+class Mixture {
+ public:
+  using Stats = MixtureStats<Emission>;
+  using Data = MixtureData<Emission>;
+
+  // weight_concentration: symmetric Dirichlet prior on the weights (1 = no prior).
+  Mixture(Vector weights, Emission emission, double weight_concentration = 1.0)
+      : weights_(std::move(weights)), emission_(std::move(emission)), alpha_(weight_concentration) {
+    require(weights_.size() == emission_.n_states(),
+            "weights: expected " + std::to_string(emission_.n_states()) + " values");
+    require(weights_.allFinite() && (weights_.array() >= 0).all() && std::abs(weights_.sum() - 1.0) < 1e-8,
+            "weights: expected nonnegative values summing to 1");
+    require(std::isfinite(alpha_) && alpha_ >= 1.0, "weight_concentration: expected a value >= 1");
+    weights_ /= weights_.sum();
+  }
+
+  Index n_states() const { return weights_.size(); }
+  const Vector& weights() const { return weights_; }
+  const Emission& emission() const { return emission_; }
+  Emission& emission() { return emission_; }
+  double weight_concentration() const { return alpha_; }
+  bool has_prior() const { return alpha_ != 1.0 || emission_.prior().has_value(); }
+  // States that were empty at the last M-step.
+  const std::vector<Index>& empty_states() const { return empty_; }
+
+  Index n_parameters() const { return n_states() - 1 + emission_.n_parameters(); }
+
+  Stats make_stats() const {
+    Stats s;
+    s.resp_sum = Vector::Zero(n_states());
+    s.emission = emission_.make_stats();
+    return s;
+  }
+
+  // E-step over all rows: the log-likelihood and the expected sufficient statistics.
+  Stats e_step(const Data& data, int n_threads) const {
+    const auto ws = emission_.prepare(data.emission, n_threads);
+    const Vector log_weights = weights_.array().log().matrix();
+    const Index K = n_states();
+    return reduce_rows<Stats>(
+        data.n_rows(), n_threads, [&] { return make_stats(); },
+        [&](Stats& acc, Index begin, Index end) {
+          RowMatrix resp(end - begin, K);
+          emission_.log_prob(data.emission, ws, begin, end, resp);
+          for (Index i = 0; i < end - begin; ++i) {
+            const double w = data.weight(begin + i);
+            resp.row(i) += log_weights.transpose();
+            const double log_norm = log_sum_exp(resp.row(i));
+            resp.row(i) = ((resp.row(i).array() - log_norm).exp() * w).matrix();
+            if (w != 0.0) acc.loglik += w * log_norm;
+            acc.total_weight += w;
+          }
+          acc.resp_sum += resp.colwise().sum().transpose();
+          emission_.accumulate(data.emission, ws, begin, end, resp, acc.emission);
+        });
+  }
+
+  // M-step: maximises the expected complete-data log-likelihood (plus log-prior).
+  void m_step(const Stats& stats) {
+    require(stats.resp_sum.size() == n_states(), "stats: number of states does not match the model");
+    require(stats.total_weight > 0, "stats: total weight must be > 0");
+    const double K = static_cast<double>(n_states());
+    Vector new_weights = (stats.resp_sum.array() + (alpha_ - 1.0)) / (stats.total_weight + K * (alpha_ - 1.0));
+    empty_ = emission_.maximize(stats.emission, stats.resp_sum, stats.total_weight);
+    weights_ = new_weights;
+  }
+
+  double log_prior() const {
+    double value = emission_.log_prior();
+    if (alpha_ != 1.0) {
+      const double K = static_cast<double>(n_states());
+      value += std::lgamma(K * alpha_) - K * std::lgamma(alpha_) +
+               (alpha_ - 1.0) * weights_.array().log().sum();
+    } else if (emission_.prior()) {
+      value += std::lgamma(static_cast<double>(n_states()));  // flat Dirichlet density
+    }
+    return value;
+  }
+
+  // log p(x_i) per row and the log posterior state probabilities log p(z_i = k | x_i).
+  void posterior(const Data& data, int n_threads, Eigen::Ref<RowMatrix> log_resp,
+                 Eigen::Ref<Vector> log_prob_row) const {
+    const auto ws = emission_.prepare(data.emission, n_threads);
+    const Vector log_weights = weights_.array().log().matrix();
+    const ChunkPlan plan = plan_chunks(data.n_rows());
+    parallel_for(plan.n_chunks, n_threads, [&](Index c) {
+      for (Index b = plan.begin(c); b < plan.end(c); b += kBlockRows) {
+        const Index e = std::min(plan.end(c), b + kBlockRows);
+        auto block = log_resp.middleRows(b, e - b);
+        emission_.log_prob(data.emission, ws, b, e, block);
+        for (Index i = 0; i < e - b; ++i) {
+          block.row(i) += log_weights.transpose();
+          const double log_norm = log_sum_exp(block.row(i));
+          block.row(i).array() -= log_norm;
+          log_prob_row[b + i] = log_norm;
+        }
+      }
+    });
+  }
+
+  // n draws: states from the weights, then rows from the emission family.
+  template <class Rng>
+  void sample(Index n, Rng& rng, Eigen::Ref<RowMatrix> X, Eigen::Ref<Eigen::VectorXi> states) const {
+    std::discrete_distribution<int> pick(weights_.data(), weights_.data() + weights_.size());
+    Vector row(X.cols());
+    for (Index i = 0; i < n; ++i) {
+      const int k = pick(rng);
+      states[i] = k;
+      emission_.sample(k, rng, row);
+      X.row(i) = row.transpose();
+    }
+  }
+
+ private:
+  Vector weights_;
+  Emission emission_;
+  double alpha_;
+  std::vector<Index> empty_;
+};
+
+}  // namespace emkit

@@ -1,0 +1,44 @@
+// Common types of the emkit core: row-major matrices that map numpy arrays without copies.
+#pragma once
+
+#include <Eigen/Core>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace emkit {
+
+using Index = Eigen::Index;
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Matrix = Eigen::MatrixXd;  // column-major, for small d×d factors
+using Vector = Eigen::VectorXd;
+using MatrixRef = Eigen::Ref<const RowMatrix>;
+using VectorRef = Eigen::Ref<const Vector>;
+
+constexpr double kLog2Pi = 1.8378770664093454835606594728112;
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+// Bad input (maps to ValueError in Python). The message names the argument.
+struct InvalidArgument : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+// A numerical failure during fitting, e.g. a covariance that is no longer positive definite.
+struct NumericalError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+inline void require(bool condition, const std::string& message) {
+  if (!condition) throw InvalidArgument(message);
+}
+
+// log(sum(exp(v))) over a row, stable under -inf entries; returns -inf if all are -inf.
+template <class Row>
+inline double log_sum_exp(const Row& v) {
+  const double m = v.maxCoeff();
+  if (!std::isfinite(m)) return m;
+  return m + std::log((v.array() - m).exp().sum());
+}
+
+}  // namespace emkit
