@@ -1,2 +1,20 @@
-"""emkit: Expectation-Maximization for latent-variable models."""
+"""emkit: Expectation-Maximization for latent-variable models.
+
+A C++17/Eigen core (``emkit._core``) runs every E- and M-step; this package adds
+scikit-learn-style estimators, restarts, numpy/pandas input and a command line.
+"""
+
+from ._base import ConvergenceWarning, EmptyComponentWarning, MonitorWarning, NotFittedError, RestartReport
 from ._core import NumericalError, __version__
+from .gaussian_mixture import GaussianMixture
+
+__all__ = [
+    "GaussianMixture",
+    "RestartReport",
+    "ConvergenceWarning",
+    "EmptyComponentWarning",
+    "MonitorWarning",
+    "NotFittedError",
+    "NumericalError",
+    "__version__",
+]

@@ -1,0 +1,135 @@
+"""Input validation shared by the estimators: every check runs before any work is done and
+raises ``ValueError``/``TypeError`` naming the argument and what was expected."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+
+def is_dataframe(obj: Any) -> bool:
+    """True for a pandas DataFrame, without importing pandas."""
+    return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns") and hasattr(obj, "dtypes")
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_float(value: Any, name: str, minimum: float = -np.inf, *, strict: bool = False) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value}")
+    if value < minimum or (strict and value == minimum):
+        op = ">" if strict else ">="
+        raise ValueError(f"{name}: expected a number {op} {minimum}, got {value}")
+    return value
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name}: expected one of {allowed}, got {value!r}")
+    return value
+
+
+def check_n_threads(value: Any) -> int:
+    """None means OpenMP's default (all cores); the core takes 0 for that."""
+    if value is None:
+        return 0
+    return check_int(value, "n_threads", 1)
+
+
+def check_data(X: Any, name: str = "X", *, allow_nan: bool = True, n_features: Optional[int] = None):
+    """A 2-D float64 C-contiguous array (no copy when X already is one) and its column names.
+
+    Integer, unsigned and float32 inputs are converted to float64. NaN marks a missing entry;
+    +-inf, strings/objects, complex numbers and rows with nothing observed are errors.
+    """
+    feature_names = None
+    if is_dataframe(X):
+        feature_names = np.asarray([str(c) for c in X.columns], dtype=object)
+        bad = [str(c) for c, t in zip(X.columns, X.dtypes) if not _numeric_dtype(t)]
+        if bad:
+            raise TypeError(f"{name}: expected numeric columns; columns {bad} are not numeric")
+        X = X.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif not isinstance(X, np.ndarray):
+        try:
+            X = np.asarray(X)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(f"{name}: expected a 2-D array of numbers ({exc})") from None
+    if X.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: expected an array of real numbers, got dtype {X.dtype}")
+    if X.ndim != 2:
+        hint = " (reshape a single feature with X.reshape(-1, 1))" if X.ndim == 1 else ""
+        raise ValueError(f"{name}: expected a 2-D array, got {X.ndim}-D{hint}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name}: expected at least one row and one column, got shape {X.shape}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{name}: expected {n_features} features (as in fit), got {X.shape[1]}")
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if np.isinf(X).any():
+        row = int(np.nonzero(np.isinf(X).any(axis=1))[0][0])
+        raise ValueError(f"{name}: expected finite values or NaN for missing; row {row} has +-inf")
+    missing = np.isnan(X)
+    if missing.any():
+        if not allow_nan:
+            raise ValueError(f"{name}: missing values (NaN) are not accepted here")
+        empty_rows = np.nonzero(missing.all(axis=1))[0]
+        if empty_rows.size:
+            raise ValueError(
+                f"{name}: rows {empty_rows[:5].tolist()} are entirely missing (NaN); remove them"
+            )
+    return X, feature_names
+
+
+def _numeric_dtype(dtype: Any) -> bool:
+    kind = getattr(dtype, "kind", None)
+    if kind is not None:
+        return kind in "fiub"
+    # pandas extension dtypes (nullable Int64, Float64, boolean)
+    return getattr(dtype, "_is_numeric", False)
+
+
+def check_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray:
+    """Nonnegative finite weights, one per row, with a positive sum. Empty array = all ones."""
+    if sample_weight is None:
+        return np.empty(0)
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "fiub":
+        raise TypeError(f"sample_weight: expected real numbers, got dtype {w.dtype}")
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    if w.ndim != 1 or w.shape[0] != n_rows:
+        raise ValueError(f"sample_weight: expected a 1-D array of {n_rows} values, got shape {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight: expected finite values")
+    if (w < 0).any():
+        raise ValueError("sample_weight: expected values >= 0")
+    if w.sum() <= 0:
+        raise ValueError("sample_weight: expected a positive total weight")
+    return w
+
+
+def restart_seeds(random_state: Any, n_init: int) -> list:
+    """One 63-bit seed per restart, drawn from random_state (None, int, Generator, RandomState)."""
+    if random_state is None or isinstance(random_state, (numbers.Integral, np.random.SeedSequence)):
+        if isinstance(random_state, numbers.Integral) and random_state < 0:
+            raise ValueError(f"random_state: expected an integer >= 0, got {random_state}")
+        rng = np.random.default_rng(random_state)
+    elif isinstance(random_state, np.random.Generator):
+        rng = random_state
+    elif isinstance(random_state, np.random.RandomState):
+        rng = np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    else:
+        raise TypeError(
+            f"random_state: expected None, an int, or a numpy Generator/RandomState, got {random_state!r}"
+        )
+    return [int(s) for s in rng.integers(0, 2**63 - 1, size=n_init, dtype=np.int64)]
