@@ -22,13 +22,19 @@ endif()
 if(NOT TARGET Eigen3::Eigen)
   message(STATUS "emkit: Eigen3 not found locally; falling back to a pinned download of 3.4.0")
   include(FetchContent)
+  set(_emkit_fetch_args "")
+  if(NOT CMAKE_VERSION VERSION_LESS 3.24)
+    list(APPEND _emkit_fetch_args DOWNLOAD_EXTRACT_TIMESTAMP TRUE)
+  endif()
+  # SOURCE_SUBDIR names a directory that does not exist, so MakeAvailable only downloads: Eigen's
+  # own CMakeLists (tests, BLAS, docs) is never added. The one-argument FetchContent_Populate
+  # that did this before is deprecated since CMake 3.30 (CMP0169).
   FetchContent_Declare(eigen
     URL https://gitlab.com/libeigen/eigen/-/archive/3.4.0/eigen-3.4.0.tar.gz
-    URL_HASH SHA256=8586084f71f9bde545ee7fa6d00288b264a2b7ac3607b974e54d13e7162c1c72)
-  FetchContent_GetProperties(eigen)
-  if(NOT eigen_POPULATED)
-    FetchContent_Populate(eigen)
-  endif()
+    URL_HASH SHA256=8586084f71f9bde545ee7fa6d00288b264a2b7ac3607b974e54d13e7162c1c72
+    SOURCE_SUBDIR emkit-headers-only
+    ${_emkit_fetch_args})
+  FetchContent_MakeAvailable(eigen)
   add_library(Eigen3::Eigen INTERFACE IMPORTED)
   target_include_directories(Eigen3::Eigen INTERFACE "${eigen_SOURCE_DIR}")
   set(EMKIT_EIGEN_FETCHED ON)

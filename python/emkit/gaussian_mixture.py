@@ -276,7 +276,7 @@ class GaussianMixture(BaseEstimator):
                 scale = var / shrink
             else:
                 scale = np.asarray(var.mean() / shrink)
-        out["scale"] = np.ascontiguousarray(scale, dtype=np.float64)
+        out["scale"] = np.array(scale, dtype=np.float64)  # 0-d for spherical
         return out
 
     # ------------------------------------------------------------------ initialisation

@@ -68,6 +68,8 @@ void parallel_for(Index n_tasks, int n_threads, Body&& body) {
 #ifdef _OPENMP
   const int threads = static_cast<int>(std::min<Index>(resolve_threads(n_threads), n_tasks));
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+#else
+  (void)n_threads;
 #endif
   for (Index t = 0; t < n_tasks; ++t) {
     try {

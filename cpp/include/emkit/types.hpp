@@ -17,6 +17,7 @@ using MatrixRef = Eigen::Ref<const RowMatrix>;
 using VectorRef = Eigen::Ref<const Vector>;
 
 constexpr double kLog2Pi = 1.8378770664093454835606594728112;
+constexpr double kLogPi = 1.1447298858494001741434273513531;
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 // Bad input (maps to ValueError in Python). The message names the argument.

@@ -107,7 +107,7 @@ struct GaussianStats {
 };
 
 inline double log_multigamma(double a, Index p) {
-  double value = 0.25 * static_cast<double>(p * (p - 1)) * std::log(M_PI);
+  double value = 0.25 * static_cast<double>(p * (p - 1)) * kLogPi;
   for (Index j = 1; j <= p; ++j) value += std::lgamma(a + 0.5 * static_cast<double>(1 - j));
   return value;
 }
@@ -212,7 +212,7 @@ class Gaussian {
       }
     } else {
       for (Index k = 0; k < K; ++k) {
-        const auto inv_var = variance_row(k).cwiseInverse();
+        const Eigen::Matrix<double, 1, Eigen::Dynamic> inv_var = variance_row(k).cwiseInverse();
         const double norm_const = -0.5 * (static_cast<double>(d) * kLog2Pi + log_det_[k]);
         out.col(k) = (norm_const - 0.5 * ((Xb.rowwise() - means_.row(k)).array().square().rowwise() *
                                            inv_var.array())

@@ -1,0 +1,268 @@
+// The Gaussian emission family and the mixture EM over it, specified against closed forms.
+#include <emkit/emkit.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "check.hpp"
+
+using namespace emkit;
+
+namespace {
+
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+const CovarianceType kAllTypes[] = {CovarianceType::Full, CovarianceType::Tied, CovarianceType::Diag,
+                                    CovarianceType::Spherical};
+
+// log p(x_i | state k) for every row, block by block as the E-step calls it.
+RowMatrix log_prob(const Gaussian& g, const RowMatrix& X, bool cache_conditionals = true) {
+  const GaussianData data(X.data(), X.rows(), X.cols());
+  const Gaussian::Workspace ws = cache_conditionals ? g.prepare(data, 1) : Gaussian::Workspace{};
+  RowMatrix out(X.rows(), g.n_states());
+  for (Index b = 0; b < X.rows(); b += kBlockRows) {
+    const Index e = std::min(X.rows(), b + kBlockRows);
+    g.log_prob(data, ws, b, e, out.middleRows(b, e - b));
+  }
+  return out;
+}
+
+// Three well-separated clusters in d dimensions; a fraction of the entries set to NaN (never a
+// whole row).
+RowMatrix clustered_data(Index n, Index d, std::uint64_t seed, double missing_fraction) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  RowMatrix X(n, d);
+  for (Index i = 0; i < n; ++i) {
+    const Index k = i % 3;
+    for (Index j = 0; j < d; ++j) {
+      const double centre = j == k % d ? 6.0 * static_cast<double>(k) : 0.0;
+      X(i, j) = centre + normal(rng) * (1.0 + 0.3 * static_cast<double>(j));
+    }
+    for (Index j = 0; j < d - 1; ++j)  // column d-1 is always observed
+      if (uniform(rng) < missing_fraction) X(i, j) = kNaN;
+  }
+  return X;
+}
+
+// A model with K states whose covariances are the identity (scaled per state).
+Gaussian identity_gaussian(CovarianceType type, const RowMatrix& means) {
+  const Index K = means.rows(), d = means.cols();
+  RowMatrix cov;
+  switch (type) {
+    case CovarianceType::Full:
+      cov = RowMatrix::Zero(K, d * d);
+      for (Index k = 0; k < K; ++k)
+        for (Index j = 0; j < d; ++j) cov(k, j * d + j) = 1.0 + static_cast<double>(k);
+      break;
+    case CovarianceType::Tied:
+      cov = RowMatrix::Zero(1, d * d);
+      for (Index j = 0; j < d; ++j) cov(0, j * d + j) = 1.0;
+      break;
+    case CovarianceType::Diag:
+      cov = RowMatrix::Ones(K, d);
+      break;
+    case CovarianceType::Spherical:
+      cov = RowMatrix::Ones(K, 1);
+      break;
+  }
+  return Gaussian(type, means, cov, 1e-6);
+}
+
+bool same(const RowMatrix& a, const RowMatrix& b) {
+  return a.rows() == b.rows() && a.cols() == b.cols() && a == b;
+}
+
+}  // namespace
+
+TEST(log_prob_of_full_gaussian_matches_hand_computed_value) {
+  // mean (1, 2), Sigma = [[2, .5], [.5, 1]], x = (2, 1): |Sigma| = 1.75,
+  // (x-mu)^T Sigma^{-1} (x-mu) = 4 / 1.75.
+  RowMatrix means(1, 2), cov(1, 4), X(1, 2);
+  means << 1.0, 2.0;
+  cov << 2.0, 0.5, 0.5, 1.0;
+  X << 2.0, 1.0;
+  const double expected = -3.2605421032341995;  // -0.5 (2 log 2pi + log 1.75 + 4/1.75)
+  CHECK_NEAR(log_prob(Gaussian(CovarianceType::Full, means, cov, 0.0), X)(0, 0), expected, 1e-13);
+  CHECK_NEAR(log_prob(Gaussian(CovarianceType::Tied, means, cov, 0.0), X)(0, 0), expected, 1e-13);
+}
+
+TEST(log_prob_of_diagonal_and_spherical_gaussians_match_hand_computed_values) {
+  RowMatrix means = RowMatrix::Zero(1, 3), var(1, 3), X(1, 3);
+  var << 1.0, 4.0, 0.25;
+  X << 1.0, 2.0, -0.5;
+  // Each standardised coordinate is +-1 and log|Sigma| = log(1 * 4 * 0.25) = 0.
+  CHECK_NEAR(log_prob(Gaussian(CovarianceType::Diag, means, var, 0.0), X)(0, 0), -4.2568155996140185, 1e-13);
+  RowMatrix sphere(1, 1);
+  sphere << 2.0;
+  X << 1.0, 1.0, 1.0;
+  // -0.5 (3 log 2pi + 3 log 2 + 3/2)
+  CHECK_NEAR(log_prob(Gaussian(CovarianceType::Spherical, means, sphere, 0.0), X)(0, 0), -4.546536370453936,
+             1e-13);
+}
+
+TEST(row_with_one_missing_entry_gets_the_marginal_density) {
+  RowMatrix means(1, 2), cov(1, 4), X(3, 2);
+  means << 1.0, 2.0;
+  cov << 2.0, 0.5, 0.5, 1.0;
+  X << 2.0, kNaN,  // x0 ~ N(1, 2)
+      kNaN, 1.0,   // x1 ~ N(2, 1)
+      2.0, 1.0;    // a complete row in the same block
+  const double marginal_x0 = -1.5155121234846454;  // -0.5 (log 2pi + log 2 + 1/2)
+  const double marginal_x1 = -1.4189385332046727;  // -0.5 (log 2pi + 1)
+  for (const CovarianceType type : {CovarianceType::Full, CovarianceType::Tied}) {
+    const Gaussian g(type, means, cov, 0.0);
+    const RowMatrix cached = log_prob(g, X, true);
+    CHECK_NEAR(cached(0, 0), marginal_x0, 1e-13);
+    CHECK_NEAR(cached(1, 0), marginal_x1, 1e-13);
+    CHECK_NEAR(cached(2, 0), -3.2605421032341995, 1e-13);
+    // Conditionals computed per row instead of cached: the same arithmetic, the same bits.
+    CHECK(same(log_prob(g, X, false), cached));
+  }
+  RowMatrix var(1, 2);
+  var << 2.0, 1.0;
+  const RowMatrix diag = log_prob(Gaussian(CovarianceType::Diag, means, var, 0.0), X);
+  CHECK_NEAR(diag(0, 0), marginal_x0, 1e-13);
+  CHECK_NEAR(diag(1, 0), marginal_x1, 1e-13);
+}
+
+TEST(m_step_equals_the_weighted_closed_form) {
+  RowMatrix X(6, 2), resp(6, 2);
+  X << 1.0, 2.0,  //
+      2.5, 1.5,   //
+      0.5, 3.0,   //
+      7.0, 8.0,   //
+      8.5, 6.5,   //
+      6.0, 9.5;
+  resp << 0.9, 0.1,  //
+      0.8, 0.2,      //
+      0.7, 0.3,      //
+      0.2, 0.8,      //
+      0.1, 0.9,      //
+      0.4, 0.6;
+  const double reg = 1e-6, N = 6.0;
+  const Index K = 2, d = 2;
+  const Vector resp_sum = resp.colwise().sum().transpose();
+  // Closed form: mu_k = sum_i r_ik x_i / n_k, Sigma_k = sum_i r_ik (x_i - mu_k)(x_i - mu_k)^T / n_k.
+  RowMatrix mu(K, d);
+  std::vector<Matrix> scatter(K, Matrix::Zero(d, d));
+  for (Index k = 0; k < K; ++k) {
+    mu.row(k) = (resp.col(k).transpose() * X) / resp_sum[k];
+    for (Index i = 0; i < 6; ++i) {
+      const Vector z = (X.row(i) - mu.row(k)).transpose();
+      scatter[k] += resp(i, k) * z * z.transpose();
+    }
+  }
+  RowMatrix start_means(K, d);
+  start_means << -3.0, 4.0, 12.0, 1.0;  // far from the data: exercises the centring shift
+  const GaussianData data(X.data(), X.rows(), X.cols());
+  for (const CovarianceType type : kAllTypes) {
+    Gaussian g = identity_gaussian(type, start_means);
+    GaussianStats stats = g.make_stats();
+    g.accumulate(data, g.prepare(data, 1), 0, X.rows(), resp, stats);
+    const std::vector<Index> empty = g.maximize(stats, resp_sum, N);
+    CHECK(empty.empty());
+    CHECK((g.means() - mu).cwiseAbs().maxCoeff() < 1e-13);
+    for (Index k = 0; k < K; ++k) {
+      Matrix expected;
+      switch (type) {
+        case CovarianceType::Full: expected = scatter[k] / resp_sum[k]; break;
+        case CovarianceType::Tied: expected = (scatter[0] + scatter[1]) / N; break;
+        case CovarianceType::Diag: expected = Matrix((scatter[k] / resp_sum[k]).diagonal().asDiagonal()); break;
+        case CovarianceType::Spherical:
+          expected = Matrix::Identity(d, d) * scatter[k].trace() / (resp_sum[k] * static_cast<double>(d));
+          break;
+      }
+      expected.diagonal().array() += reg;
+      CHECK((g.covariance_matrix(k) - expected).cwiseAbs().maxCoeff() < 1e-13);
+    }
+    // The mixture's M-step: weights are the expected counts over the total weight.
+    Mixture<Gaussian> mixture(Vector::Constant(K, 1.0 / static_cast<double>(K)), identity_gaussian(type, start_means));
+    MixtureStats<Gaussian> mixture_stats = mixture.make_stats();
+    mixture_stats.resp_sum = resp_sum;
+    mixture_stats.total_weight = N;
+    mixture_stats.emission = stats;
+    mixture.m_step(mixture_stats);
+    CHECK((mixture.weights() - resp_sum / N).cwiseAbs().maxCoeff() < 1e-15);
+    CHECK(same(mixture.emission().means(), g.means()));
+  }
+}
+
+TEST(e_step_statistics_are_additive_over_rows) {
+  const Index n = 1000, split = 437, d = 3;  // the split is not on a block boundary
+  const RowMatrix X = clustered_data(n, d, 7, 0.1);
+  Vector weight(n);
+  for (Index i = 0; i < n; ++i) weight[i] = 0.5 + static_cast<double>(i % 7) / 4.0;
+  RowMatrix means(3, d);
+  means << 0.0, 0.0, 0.0, 3.0, 3.0, 0.0, 0.0, 0.0, 9.0;
+  for (const CovarianceType type : kAllTypes) {
+    const Mixture<Gaussian> model(Vector::Constant(3, 1.0 / 3.0), identity_gaussian(type, means));
+    const MixtureData<Gaussian> all{GaussianData(X.data(), n, d), weight};
+    const MixtureData<Gaussian> head{GaussianData(X.data(), split, d), weight.head(split)};
+    const MixtureData<Gaussian> tail{GaussianData(X.data() + split * d, n - split, d), weight.tail(n - split)};
+    const auto whole = model.e_step(all, 1);
+    auto parts = model.e_step(head, 1);
+    parts += model.e_step(tail, 1);
+    const double scale = whole.emission.scatter.cwiseAbs().maxCoeff();
+    CHECK_NEAR(parts.total_weight, whole.total_weight, 1e-12 * whole.total_weight);
+    CHECK_NEAR(parts.loglik, whole.loglik, 1e-12 * std::abs(whole.loglik));
+    CHECK((parts.resp_sum - whole.resp_sum).cwiseAbs().maxCoeff() < 1e-12 * whole.total_weight);
+    CHECK((parts.emission.sum - whole.emission.sum).cwiseAbs().maxCoeff() < 1e-12 * scale);
+    CHECK((parts.emission.scatter - whole.emission.scatter).cwiseAbs().maxCoeff() < 1e-12 * scale);
+  }
+}
+
+TEST(fit_is_bit_identical_for_1_2_and_4_threads) {
+  std::printf("    (OpenMP %s)\n", openmp_enabled() ? "enabled" : "disabled: trivially identical");
+  const RowMatrix X = clustered_data(3000, 3, 11, 0.05);  // 12 blocks, 12 chunks
+  for (const CovarianceType type : kAllTypes) {
+    FitOptions options;
+    options.max_iter = 25;
+    options.tol = 0.0;
+    options.n_threads = 1;
+    const GaussianMixtureFit reference = fit_gaussian_mixture(X, 3, type, 5, options);
+    for (const int threads : {2, 4}) {
+      options.n_threads = threads;
+      const GaussianMixtureFit fit = fit_gaussian_mixture(X, 3, type, 5, options);
+      CHECK(fit.result.history == reference.result.history);
+      CHECK(fit.result.loglik == reference.result.loglik);
+      CHECK(fit.model.weights() == reference.model.weights());
+      CHECK(same(fit.model.emission().means(), reference.model.emission().means()));
+      CHECK(same(fit.model.emission().covariances(), reference.model.emission().covariances()));
+    }
+  }
+}
+
+TEST(objective_history_never_decreases) {
+  // reg_covar = 0: the M-step is then an exact maximisation, so EM's monotonicity holds with
+  // missing entries too; allow only round-off.
+  const RowMatrix X = clustered_data(600, 3, 3, 0.1);
+  for (const CovarianceType type : kAllTypes) {
+    FitOptions options;
+    options.max_iter = 60;
+    options.tol = 0.0;
+    const GaussianMixtureFit fit = fit_gaussian_mixture(X, 3, type, 1, options, 0.0);
+    const auto& history = fit.result.history;
+    CHECK(fit.result.n_iter == 60);
+    CHECK(history.size() == 61);
+    CHECK(fit.result.decreases.empty());
+    for (std::size_t i = 1; i < history.size(); ++i)
+      CHECK(history[i] >= history[i - 1] - 1e-12 * std::abs(history[i - 1]));
+    CHECK(history.back() > history.front());
+  }
+}
+
+TEST(invalid_parameters_are_rejected_with_invalid_argument) {
+  RowMatrix means(1, 2), cov(1, 4);
+  means << 0.0, 0.0;
+  cov << 1.0, 2.0, 2.0, 1.0;  // symmetric, not positive definite
+  CHECK_THROWS(Gaussian(CovarianceType::Full, means, cov, 0.0), InvalidArgument);
+  CHECK_THROWS(parse_covariance_type("fulll"), InvalidArgument);
+  const RowMatrix X = clustered_data(10, 2, 1, 0.0);
+  CHECK_THROWS(fit_gaussian_mixture(X, 11), InvalidArgument);
+}
+
+int main() { return emkit_test::run_all("test_gaussian"); }
