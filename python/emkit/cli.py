@@ -17,7 +17,8 @@ def _matrix(a: np.ndarray, indent: str = "    ") -> str:
     return "\n".join(indent + " ".join(f"{v:9.4f}" for v in row) for row in np.atleast_2d(a))
 
 
-def demo_gaussian_mixture(n_init: int, seed: int, max_components: int, out=sys.stdout) -> GaussianMixture:
+def demo_gaussian_mixture(n_init: int, seed: int, max_components: int, out=None) -> GaussianMixture:
+    out = sys.stdout if out is None else out
     X, species, names = load_iris()
     print("== Gaussian mixture: Fisher's iris (150 flowers, 4 measurements) ==", file=out)
     print(f"core: OpenMP {'on' if _core.openmp_enabled() else 'off'}, {_core.max_threads()} threads", file=out)
