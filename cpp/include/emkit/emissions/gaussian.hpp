@@ -80,6 +80,12 @@ struct GaussianData {
   }
   Index n_rows() const { return X.rows(); }
   Index n_patterns() const { return static_cast<Index>(observed.size()); }
+  // True when no row in [begin, end) has a missing entry (any range, aligned or not).
+  bool range_complete(Index begin, Index end) const {
+    for (Index b = begin / kBlockRows; b <= (end - 1) / kBlockRows; ++b)
+      if (!block_complete[static_cast<size_t>(b)]) return false;
+    return true;
+  }
 };
 
 // Conjugate prior (Fraley & Raftery 2007, mclust's priorControl): mean_k | Sigma_k ~
@@ -200,7 +206,7 @@ class Gaussian {
                 Eigen::Ref<RowMatrix> out) const {
     const Index K = n_states(), d = n_features(), nb = end - begin;
     const auto Xb = data.X.middleRows(begin, nb);
-    const bool complete = data.block_complete[begin / kBlockRows] != 0;
+    const bool complete = data.range_complete(begin, end);
     if (type_ == CovarianceType::Full || type_ == CovarianceType::Tied) {
       RowMatrix centred(nb, d);
       for (Index k = 0; k < K; ++k) {
@@ -243,7 +249,7 @@ class Gaussian {
                   const Eigen::Ref<const RowMatrix>& resp, Stats& stats) const {
     const Index K = n_states(), d = n_features(), nb = end - begin;
     const auto Xb = data.X.middleRows(begin, nb);
-    const bool complete = data.block_complete[begin / kBlockRows] != 0;
+    const bool complete = data.range_complete(begin, end);
     RowMatrix centred(nb, d);
     RowMatrix weighted(nb, d);
     for (Index k = 0; k < K; ++k) {
