@@ -153,6 +153,28 @@ def current_rss_mb() -> Optional[float]:
         return None
 
 
+def _vm_hwm_mb() -> Optional[float]:
+    """VmHWM (peak RSS) from /proc/self/status in MB; None where unavailable."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / 1e6
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _reset_vm_hwm() -> bool:
+    """Resets VmHWM to the current RSS (Linux >= 4.0: writing 5 to /proc/self/clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def memory_worker(load: Callable[[], Any], run: Callable[[Any], Any]) -> None:
     """The worker side of :func:`measure_peak_rss`; call it from the worker process.
 
@@ -165,15 +187,21 @@ def memory_worker(load: Callable[[], Any], run: Callable[[Any], Any]) -> None:
     gc.collect()
     baseline = peak_rss_mb()
     rss_before = current_rss_mb()
+    hwm_reset = _reset_vm_hwm()
+    hwm_before = _vm_hwm_mb() if hwm_reset else None
     start = time.perf_counter()
     info = run(loaded)
     seconds = time.perf_counter() - start
     peak = peak_rss_mb()
+    hwm_after = _vm_hwm_mb() if hwm_reset else None
     record = {
         "baseline_mb": baseline,
         "rss_before_mb": rss_before,
         "peak_mb": peak,
         "delta_mb": peak - baseline,
+        # Cross-check, Linux only: VmHWM reset to the current RSS just before the call, so this
+        # delta is not shortened when loading/importing peaked above the steady RSS.
+        "hwm_delta_mb": None if hwm_after is None else hwm_after - hwm_before,
         "seconds": seconds,
         "info": info if _jsonable(info) else repr(info),
     }
@@ -187,7 +215,14 @@ def measure_peak_rss(argv: Sequence[str], timeout: Optional[float] = None,
     process and returns the worker's record (``delta_mb`` is the peak RSS of the measured call
     above the baseline after loading). Raises RuntimeError with the worker's stderr on failure."""
     cmd = [sys.executable, *map(str, argv)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+    run_cmd = cmd
+    if os.name == "posix" and os.path.exists("/bin/sh"):
+        # Linux keeps ru_maxrss across fork and exec: a worker spawned directly by this
+        # (large) process would start with our peak RSS as its own and hide everything below
+        # it. A shell that *forks* the worker (the trailing "exit" stops it from exec-ing in
+        # place) gives the worker a fresh peak that starts at the shell's few MB.
+        run_cmd = ["/bin/sh", "-c", '"$@"; exit $?', "sh", *cmd]
+    proc = subprocess.run(run_cmd, capture_output=True, text=True, timeout=timeout,
                           env=None if env is None else {**os.environ, **env})
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(WORKER_MARKER):

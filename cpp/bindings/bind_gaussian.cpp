@@ -1,6 +1,6 @@
 // Bindings of the Gaussian mixture: the model object (fit, e_step, m_step, posterior, sample)
 // and its additive sufficient statistics.
-#include "pybind.hpp"
+#include "mixture_methods.hpp"
 
 namespace emkit::bindings {
 namespace {
@@ -54,31 +54,11 @@ Model make_model(const DoubleArray& weights, const DoubleArray& means, const Dou
 }
 
 // The dataset view: X must stay alive (it is held by the caller's py::array) while data is used.
-Model::Data make_data(const Model& model, const DoubleArray& X, const DoubleArray& sample_weight) {
-  check_ndim(X, 2, "X");
+Model::Data make_data(const Model& model, const DoubleArray& X, Vector sample_weight) {
   if (X.shape(1) != model.emission().n_features())
     throw InvalidArgument("X: expected " + std::to_string(model.emission().n_features()) +
                           " features, got " + std::to_string(X.shape(1)));
-  Vector w;
-  if (sample_weight.size()) {
-    w = to_vector(sample_weight, "sample_weight");
-    if (w.size() != X.shape(0))
-      throw InvalidArgument("sample_weight: expected " + std::to_string(X.shape(0)) + " values");
-  }
-  return Model::Data{GaussianData(X.data(), X.shape(0), X.shape(1)), std::move(w)};
-}
-
-py::dict result_to_dict(const FitResult& r) {
-  py::dict out;
-  out["converged"] = r.converged;
-  out["n_iter"] = r.n_iter;
-  out["history"] = r.history;
-  out["loglik"] = r.loglik;
-  out["seconds"] = r.seconds;
-  out["decreases"] = r.decreases;
-  out["empty_states"] = r.empty_states;
-  out["stopped_by_callback"] = r.stopped_by_callback;
-  return out;
+  return Model::Data{GaussianData(X.data(), X.shape(0), X.shape(1)), std::move(sample_weight)};
 }
 
 py::tuple stats_state(const Stats& s) {
@@ -137,11 +117,11 @@ void bind_gaussian(py::module_& m) {
       .def("__add__", &add_stats, py::is_operator())
       .def(py::pickle(&stats_state, &stats_from_state));
 
-  py::class_<Model>(m, "GaussianMixtureModel",
-                    "A Gaussian mixture's parameters with its E-step, M-step and EM driver.")
+  py::class_<Model> model(m, "GaussianMixtureModel",
+                          "A Gaussian mixture's parameters with its E-step, M-step and EM driver.");
+  model
       .def(py::init(&make_model), py::arg("weights"), py::arg("means"), py::arg("covariances"),
            py::arg("covariance_type"), py::arg("reg_covar") = 1e-6, py::arg("prior") = py::none())
-      .def_property_readonly("weights", [](const Model& self) { return to_numpy(self.weights()); })
       .def_property_readonly("means", [](const Model& self) {
         const auto& mu = self.emission().means();
         return to_numpy(mu, {mu.rows(), mu.cols()});
@@ -150,78 +130,6 @@ void bind_gaussian(py::module_& m) {
         const auto& g = self.emission();
         return to_numpy(g.covariances(), covariance_shape(g.covariance_type(), g.n_states(), g.n_features()));
       })
-      .def_property_readonly("n_parameters", &Model::n_parameters)
-      .def("log_prior", &Model::log_prior)
-      .def(
-          "fit",
-          [](Model& self, const DoubleArray& X, const DoubleArray& sample_weight, int max_iter, double tol,
-             int n_threads, std::function<bool(py::dict)> callback) {
-            FitOptions options;
-            options.max_iter = max_iter;
-            options.tol = tol;
-            options.n_threads = n_threads;
-            if (callback) {
-              options.callback = [callback](const IterationInfo& info) {
-                py::gil_scoped_acquire acquire;
-                py::dict d;
-                d["iteration"] = info.iteration;
-                d["objective"] = info.objective;
-                d["loglik"] = info.loglik;
-                d["change"] = info.change;
-                d["seconds"] = info.seconds;
-                return callback(d);
-              };
-            }
-            FitResult result;
-            {
-              py::gil_scoped_release release;
-              const auto data = make_data(self, X, sample_weight);
-              result = fit_em(self, data, options);
-            }
-            return result_to_dict(result);
-          },
-          py::arg("X"), py::arg("sample_weight"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads") = 0,
-          py::arg("callback") = nullptr, "Runs EM from the current parameters; returns the monitor's record.")
-      .def(
-          "e_step",
-          [](const Model& self, const DoubleArray& X, const DoubleArray& sample_weight, int n_threads) {
-            py::gil_scoped_release release;
-            const auto data = make_data(self, X, sample_weight);
-            return self.e_step(data, n_threads);
-          },
-          py::arg("X"), py::arg("sample_weight"), py::arg("n_threads") = 0)
-      .def(
-          "m_step",
-          [](Model& self, const Stats& stats) {
-            const auto& g = self.emission();
-            if (stats.resp_sum.size() != g.n_states() || stats.emission.shift.cols() != g.n_features())
-              throw InvalidArgument("stats: shapes do not match the model");
-            if (stats.emission.shift != g.means())
-              throw InvalidArgument("stats: computed at other parameters than the model's current ones");
-            py::gil_scoped_release release;
-            self.m_step(stats);
-            return self.empty_states();
-          },
-          py::arg("stats"))
-      .def(
-          "posterior",
-          [](const Model& self, const DoubleArray& X, int n_threads) {
-            check_ndim(X, 2, "X");
-            const Index n = X.shape(0), K = self.n_states();
-            py::array_t<double> log_resp({n, K});
-            py::array_t<double> log_prob(n);
-            const DoubleArray no_weights(0);
-            {
-              py::gil_scoped_release release;
-              const auto data = make_data(self, X, no_weights);
-              Eigen::Map<RowMatrix> lr(log_resp.mutable_data(), n, K);
-              Eigen::Map<Vector> lp(log_prob.mutable_data(), n);
-              self.posterior(data, n_threads, lr, lp);
-            }
-            return py::make_tuple(log_resp, log_prob);
-          },
-          py::arg("X"), py::arg("n_threads") = 0,
-          "(log p(z=k | x_i), log p(x_i)) for every row; NaN entries are integrated out.")
       .def(
           "sample",
           [](const Model& self, Index n, std::uint64_t seed) {
@@ -229,12 +137,23 @@ void bind_gaussian(py::module_& m) {
             RowMatrix X(n, d);
             Eigen::VectorXi states(n);
             std::mt19937_64 rng(seed);
-            self.sample(n, rng, X, states);
+            Vector row(d);
+            self.sample(n, rng, states, [&](Index i, int k, std::mt19937_64& g) {
+              self.emission().sample(k, g, row);
+              X.row(i) = row.transpose();
+            });
             py::array_t<int> labels(n);
             std::copy(states.data(), states.data() + n, labels.mutable_data());
             return py::make_tuple(to_numpy(X, {n, d}), labels);
           },
           py::arg("n"), py::arg("seed"));
+  def_mixture_methods<Model, DoubleArray>(model, &make_data, [](const Model& self, const Stats& stats) {
+    const auto& g = self.emission();
+    if (stats.emission.shift.cols() != g.n_features())
+      throw InvalidArgument("stats: shapes do not match the model");
+    if (stats.emission.shift != g.means())
+      throw InvalidArgument("stats: computed at other parameters than the model's current ones");
+  });
 }
 
 }  // namespace emkit::bindings

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "em.hpp"
+#include "emissions/categorical.hpp"
 #include "emissions/gaussian.hpp"
 #include "init.hpp"
 #include "parallel.hpp"
@@ -12,6 +13,7 @@
 namespace emkit {
 
 using GaussianMixture = Mixture<Gaussian>;
+using LatentClassModel = Mixture<Categorical>;
 
 // Fits a Gaussian mixture from k-means++ initial values: the shortest path for native
 // applications. X is n×d (NaN = missing is accepted; k-means++ runs on column-mean-imputed rows).

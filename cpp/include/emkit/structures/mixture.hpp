@@ -61,6 +61,9 @@ class Mixture {
 
   Index n_states() const { return weights_.size(); }
   const Vector& weights() const { return weights_; }
+  // Fixed weights keep their initial values through every M-step.
+  void set_fixed_weights(bool fixed) { fixed_weights_ = fixed; }
+  bool fixed_weights() const { return fixed_weights_; }
   const Emission& emission() const { return emission_; }
   Emission& emission() { return emission_; }
   double weight_concentration() const { return alpha_; }
@@ -107,7 +110,7 @@ class Mixture {
     const double K = static_cast<double>(n_states());
     Vector new_weights = (stats.resp_sum.array() + (alpha_ - 1.0)) / (stats.total_weight + K * (alpha_ - 1.0));
     empty_ = emission_.maximize(stats.emission, stats.resp_sum, stats.total_weight);
-    weights_ = new_weights;
+    if (!fixed_weights_) weights_ = new_weights;
   }
 
   double log_prior() const {
@@ -143,16 +146,14 @@ class Mixture {
     });
   }
 
-  // n draws: states from the weights, then rows from the emission family.
-  template <class Rng>
-  void sample(Index n, Rng& rng, Eigen::Ref<RowMatrix> X, Eigen::Ref<Eigen::VectorXi> states) const {
+  // n draws: the state of each from the weights, then draw(i, state, rng) for the emission.
+  template <class Rng, class Draw>
+  void sample(Index n, Rng& rng, Eigen::Ref<Eigen::VectorXi> states, Draw&& draw) const {
     std::discrete_distribution<int> pick(weights_.data(), weights_.data() + weights_.size());
-    Vector row(X.cols());
     for (Index i = 0; i < n; ++i) {
       const int k = pick(rng);
       states[i] = k;
-      emission_.sample(k, rng, row);
-      X.row(i) = row.transpose();
+      draw(i, k, rng);
     }
   }
 
@@ -160,6 +161,7 @@ class Mixture {
   Vector weights_;
   Emission emission_;
   double alpha_;
+  bool fixed_weights_ = false;
   std::vector<Index> empty_;
 };
 

@@ -1,0 +1,103 @@
+// Bindings of the latent class model (Mixture x Categorical) and its statistics.
+#include "mixture_methods.hpp"
+
+namespace emkit::bindings {
+namespace {
+
+using Model = Mixture<Categorical>;
+using Stats = Model::Stats;
+using CodeArray = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
+
+Model make_model(const DoubleArray& weights, const DoubleArray& probs, const std::vector<Index>& n_categories,
+                 const py::object& item_concentration, double weight_concentration, bool fixed_weights) {
+  check_ndim(probs, 2, "probs");
+  std::optional<double> beta;
+  if (!item_concentration.is_none()) beta = item_concentration.cast<double>();
+  Model model(to_vector(weights, "weights"),
+              Categorical(n_categories, to_matrix(probs, probs.shape(0), probs.shape(1), "probs"), beta),
+              weight_concentration);
+  model.set_fixed_weights(fixed_weights);
+  return model;
+}
+
+Model::Data make_data(const Model& model, const CodeArray& X, Vector sample_weight) {
+  if (X.shape(1) != model.emission().n_items())
+    throw InvalidArgument("X: expected " + std::to_string(model.emission().n_items()) + " items, got " +
+                          std::to_string(X.shape(1)));
+  return Model::Data{CategoricalData(X.data(), X.shape(0), X.shape(1)), std::move(sample_weight)};
+}
+
+py::tuple stats_state(const Stats& s) {
+  const auto& c = s.emission.counts;
+  return py::make_tuple(to_numpy(s.resp_sum), s.loglik, s.total_weight, to_numpy(c, {c.rows(), c.cols()}));
+}
+
+Stats stats_from_state(const py::tuple& t) {
+  if (t.size() != 4) throw InvalidArgument("stats: expected a state of 4 entries");
+  Stats s;
+  s.resp_sum = to_vector(t[0].cast<DoubleArray>(), "resp_sum");
+  s.loglik = t[1].cast<double>();
+  s.total_weight = t[2].cast<double>();
+  const auto counts = t[3].cast<DoubleArray>();
+  check_ndim(counts, 2, "counts");
+  s.emission.counts = to_matrix(counts, counts.shape(0), counts.shape(1), "counts");
+  return s;
+}
+
+Stats add_stats(const Stats& a, const Stats& b) {
+  if (a.resp_sum.size() != b.resp_sum.size() || a.emission.counts.cols() != b.emission.counts.cols())
+    throw InvalidArgument("stats: cannot add statistics of models of different shapes");
+  Stats out = a;
+  out += b;
+  return out;
+}
+
+}  // namespace
+
+void bind_categorical(py::module_& m) {
+  py::class_<Stats>(m, "LatentClassStats",
+                    "Expected sufficient statistics of a latent class model over a set of rows: the "
+                    "expected counts per class and (item, category). They add up over chunks.")
+      .def_property_readonly("resp_sum", [](const Stats& s) { return to_numpy(s.resp_sum); })
+      .def_readonly("loglik", &Stats::loglik)
+      .def_readonly("total_weight", &Stats::total_weight)
+      .def_property_readonly("counts", [](const Stats& s) {
+        return to_numpy(s.emission.counts, {s.emission.counts.rows(), s.emission.counts.cols()});
+      })
+      .def("__add__", &add_stats, py::is_operator())
+      .def(py::pickle(&stats_state, &stats_from_state));
+
+  py::class_<Model> model(m, "LatentClassModel",
+                          "A latent class model (mixture of products of categorical distributions).");
+  model
+      .def(py::init(&make_model), py::arg("weights"), py::arg("probs"), py::arg("n_categories"),
+           py::arg("item_concentration") = py::none(), py::arg("weight_concentration") = 1.0,
+           py::arg("fixed_weights") = false)
+      .def_property_readonly("probs", [](const Model& self) {
+        const auto& p = self.emission().probs();
+        return to_numpy(p, {p.rows(), p.cols()});
+      })
+      .def(
+          "sample",
+          [](const Model& self, Index n, std::uint64_t seed) {
+            const Index J = self.emission().n_items();
+            py::array_t<std::int32_t> X({n, J});
+            Eigen::VectorXi states(n), row(J);
+            std::mt19937_64 rng(seed);
+            auto* out = X.mutable_data();
+            self.sample(n, rng, states, [&](Index i, int k, std::mt19937_64& g) {
+              self.emission().sample(k, g, row);
+              for (Index j = 0; j < J; ++j) out[i * J + j] = row[j];
+            });
+            py::array_t<int> labels(n);
+            std::copy(states.data(), states.data() + n, labels.mutable_data());
+            return py::make_tuple(X, labels);
+          },
+          py::arg("n"), py::arg("seed"));
+  def_mixture_methods<Model, CodeArray>(model, &make_data, [](const Model& self, const Stats& stats) {
+    if (stats.emission.counts.cols() != self.emission().probs().cols())
+      throw InvalidArgument("stats: shapes do not match the model");
+  });
+}
+
+}  // namespace emkit::bindings

@@ -1,0 +1,123 @@
+// The methods every Mixture model binding shares: fit (the EM driver with a Python callback),
+// e_step, m_step, posterior, log_prior. One template so that each model's binding only says how
+// to build its parameters and its data view.
+#pragma once
+
+#include "pybind.hpp"
+
+namespace emkit::bindings {
+
+inline py::dict fit_result_to_dict(const FitResult& r) {
+  py::dict out;
+  out["converged"] = r.converged;
+  out["n_iter"] = r.n_iter;
+  out["history"] = r.history;
+  out["loglik"] = r.loglik;
+  out["seconds"] = r.seconds;
+  out["decreases"] = r.decreases;
+  out["empty_states"] = r.empty_states;
+  out["stopped_by_callback"] = r.stopped_by_callback;
+  return out;
+}
+
+inline FitOptions fit_options(int max_iter, double tol, int n_threads,
+                              const std::function<bool(py::dict)>& callback) {
+  FitOptions options;
+  options.max_iter = max_iter;
+  options.tol = tol;
+  options.n_threads = n_threads;
+  if (callback) {
+    options.callback = [callback](const IterationInfo& info) {
+      py::gil_scoped_acquire acquire;
+      py::dict d;
+      d["iteration"] = info.iteration;
+      d["objective"] = info.objective;
+      d["loglik"] = info.loglik;
+      d["change"] = info.change;
+      d["seconds"] = info.seconds;
+      return callback(d);
+    };
+  }
+  return options;
+}
+
+// make_data(const Model&, const XArray&, const Vector& sample_weight) -> Model::Data, called
+// without the GIL (it must only read the arrays). check_stats(const Model&, const Stats&) throws
+// when statistics were computed at other parameters.
+template <class Model, class XArray, class MakeData, class CheckStats>
+void def_mixture_methods(py::class_<Model>& cls, MakeData make_data, CheckStats check_stats) {
+  using Stats = typename Model::Stats;
+  auto weights_of = [](const XArray& X, const DoubleArray& sample_weight) {
+    Vector w;
+    if (sample_weight.size()) {
+      w = to_vector(sample_weight, "sample_weight");
+      if (w.size() != X.shape(0))
+        throw InvalidArgument("sample_weight: expected " + std::to_string(X.shape(0)) + " values");
+    }
+    return w;
+  };
+  cls.def_property_readonly("weights", [](const Model& self) { return to_numpy(self.weights()); })
+      .def_property_readonly("n_parameters", &Model::n_parameters)
+      .def("log_prior", &Model::log_prior)
+      .def(
+          "fit",
+          [make_data, weights_of](Model& self, const XArray& X, const DoubleArray& sample_weight, int max_iter,
+                                  double tol, int n_threads, std::function<bool(py::dict)> callback) {
+            check_ndim(X, 2, "X");
+            const FitOptions options = fit_options(max_iter, tol, n_threads, callback);
+            Vector w = weights_of(X, sample_weight);
+            FitResult result;
+            {
+              py::gil_scoped_release release;
+              const auto data = make_data(self, X, std::move(w));
+              result = fit_em(self, data, options);
+            }
+            return fit_result_to_dict(result);
+          },
+          py::arg("X"), py::arg("sample_weight"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads") = 0,
+          py::arg("callback") = nullptr, "Runs EM from the current parameters; returns the monitor's record.")
+      .def(
+          "e_step",
+          [make_data, weights_of](const Model& self, const XArray& X, const DoubleArray& sample_weight,
+                                  int n_threads) {
+            check_ndim(X, 2, "X");
+            Vector w = weights_of(X, sample_weight);
+            py::gil_scoped_release release;
+            const auto data = make_data(self, X, std::move(w));
+            return self.e_step(data, n_threads);
+          },
+          py::arg("X"), py::arg("sample_weight"), py::arg("n_threads") = 0)
+      .def(
+          "m_step",
+          [check_stats](Model& self, const Stats& stats) {
+            if (stats.resp_sum.size() != self.n_states())
+              throw InvalidArgument("stats: number of states does not match the model");
+            check_stats(self, stats);
+            py::gil_scoped_release release;
+            self.m_step(stats);
+            return self.empty_states();
+          },
+          py::arg("stats"))
+      .def(
+          "posterior",
+          [make_data](const Model& self, const XArray& X, int n_threads) {
+            check_ndim(X, 2, "X");
+            const Index n = X.shape(0), K = self.n_states();
+            py::array_t<double> log_resp({n, K});
+            py::array_t<double> log_prob(n);
+            double* lr_data = log_resp.mutable_data();
+            double* lp_data = log_prob.mutable_data();
+            {
+              py::gil_scoped_release release;
+              const auto data = make_data(self, X, Vector());
+              Eigen::Map<RowMatrix> lr(lr_data, n, K);
+              Eigen::Map<Vector> lp(lp_data, n);
+              self.posterior(data, n_threads, lr, lp);
+            }
+            return py::make_tuple(log_resp, log_prob);
+          },
+          py::arg("X"), py::arg("n_threads") = 0,
+          "(log p(z=k | x_i), log p(x_i)) for every row; missing entries are integrated out.");
+}
+
+}  // namespace emkit::bindings
