@@ -52,6 +52,20 @@ Stats add_stats(const Stats& a, const Stats& b) {
   return out;
 }
 
+using Regression = MixtureRegression<Categorical>;
+
+Regression::Data make_regression_data(const Regression& model, const CodeArray& X, const DoubleArray& Z,
+                                      Vector sample_weight) {
+  if (X.shape(1) != model.emission().n_items())
+    throw InvalidArgument("X: expected " + std::to_string(model.emission().n_items()) + " items, got " +
+                          std::to_string(X.shape(1)));
+  if (Z.ndim() != 2 || Z.shape(0) != X.shape(0) || Z.shape(1) != model.n_covariates())
+    throw InvalidArgument("covariates: expected shape (" + std::to_string(X.shape(0)) + ", " +
+                          std::to_string(model.n_covariates()) + ")");
+  return Regression::Data{CategoricalData(X.data(), X.shape(0), X.shape(1)),
+                          Eigen::Map<const RowMatrix>(Z.data(), Z.shape(0), Z.shape(1)), std::move(sample_weight)};
+}
+
 }  // namespace
 
 void bind_categorical(py::module_& m) {
@@ -94,6 +108,67 @@ void bind_categorical(py::module_& m) {
             return py::make_tuple(X, labels);
           },
           py::arg("n"), py::arg("seed"));
+  py::class_<Regression>(m, "LatentClassRegressionModel",
+                         "A latent class model whose class probabilities are a multinomial logit in "
+                         "covariates (class 0 is the reference).")
+      .def(py::init([](const DoubleArray& coef, const DoubleArray& probs, const std::vector<Index>& n_categories,
+                       const py::object& item_concentration) {
+             check_ndim(coef, 2, "coef");
+             check_ndim(probs, 2, "probs");
+             std::optional<double> beta;
+             if (!item_concentration.is_none()) beta = item_concentration.cast<double>();
+             return Regression(to_matrix(coef, coef.shape(0), coef.shape(1), "coef"),
+                               Categorical(n_categories, to_matrix(probs, probs.shape(0), probs.shape(1), "probs"),
+                                           beta));
+           }),
+           py::arg("coef"), py::arg("probs"), py::arg("n_categories"), py::arg("item_concentration") = py::none())
+      .def_property_readonly("coef", [](const Regression& self) {
+        return to_numpy(self.coef(), {self.coef().rows(), self.coef().cols()});
+      })
+      .def_property_readonly("probs", [](const Regression& self) {
+        const auto& p = self.emission().probs();
+        return to_numpy(p, {p.rows(), p.cols()});
+      })
+      .def_property_readonly("n_parameters", &Regression::n_parameters)
+      .def("log_prior", &Regression::log_prior)
+      .def(
+          "fit",
+          [](Regression& self, const CodeArray& X, const DoubleArray& Z, const DoubleArray& sample_weight,
+             int max_iter, double tol, int n_threads, std::function<bool(py::dict)> callback) {
+            check_ndim(X, 2, "X");
+            const FitOptions options = fit_options(max_iter, tol, n_threads, callback);
+            Vector w;
+            if (sample_weight.size()) w = to_vector(sample_weight, "sample_weight");
+            FitResult result;
+            {
+              py::gil_scoped_release release;
+              const auto data = make_regression_data(self, X, Z, std::move(w));
+              result = fit_em(self, data, options);
+            }
+            return fit_result_to_dict(result);
+          },
+          py::arg("X"), py::arg("covariates"), py::arg("sample_weight"), py::arg("max_iter"), py::arg("tol"),
+          py::arg("n_threads") = 0, py::arg("callback") = nullptr)
+      .def(
+          "posterior",
+          [](const Regression& self, const CodeArray& X, const DoubleArray& Z, int n_threads) {
+            check_ndim(X, 2, "X");
+            const Index n = X.shape(0), K = self.n_states();
+            py::array_t<double> log_resp({n, K});
+            py::array_t<double> log_prob(n);
+            double* lr_data = log_resp.mutable_data();
+            double* lp_data = log_prob.mutable_data();
+            {
+              py::gil_scoped_release release;
+              const auto data = make_regression_data(self, X, Z, Vector());
+              Eigen::Map<RowMatrix> lr(lr_data, n, K);
+              Eigen::Map<Vector> lp(lp_data, n);
+              self.posterior(data, n_threads, lr, lp);
+            }
+            return py::make_tuple(log_resp, log_prob);
+          },
+          py::arg("X"), py::arg("covariates"), py::arg("n_threads") = 0);
+
   def_mixture_methods<Model, CodeArray>(model, &make_data, [](const Model& self, const Stats& stats) {
     if (stats.emission.counts.cols() != self.emission().probs().cols())
       throw InvalidArgument("stats: shapes do not match the model");

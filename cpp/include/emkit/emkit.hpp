@@ -8,12 +8,14 @@
 #include "init.hpp"
 #include "parallel.hpp"
 #include "structures/mixture.hpp"
+#include "structures/mixture_regression.hpp"
 #include "types.hpp"
 
 namespace emkit {
 
 using GaussianMixture = Mixture<Gaussian>;
 using LatentClassModel = Mixture<Categorical>;
+using LatentClassRegression = MixtureRegression<Categorical>;
 
 // Fits a Gaussian mixture from k-means++ initial values: the shortest path for native
 // applications. X is n×d (NaN = missing is accepted; k-means++ runs on column-mean-imputed rows).

@@ -27,7 +27,8 @@ Conventions
 * ``prior`` is ``None`` (maximum likelihood) or a dict with keys
   ``"weight_concentration"`` (alpha >= 1, symmetric Dirichlet on the weights)
   and ``"item_concentration"`` (beta >= 1, symmetric Dirichlet on each
-  categorical item's probabilities in each class).  A missing key means 1.
+  categorical item's probabilities in each class); both keys are required,
+  ``"item_concentration": None`` meaning no prior on the items.
   The prior acts neither on gaussian/poisson items nor on ``beta``.
 
 The E-step marginalises the missing items out (a row's density is the product
@@ -151,12 +152,17 @@ def _log_class_probabilities(weights_or_beta, n, Z=None):
 
 
 def _concentrations(prior):
-    """(alpha, beta) of the prior; both 1 (no effect) when prior is None."""
+    """(alpha, beta) of the prior: alpha is 1 and beta None when prior is None.
+
+    beta None means no prior on the categorical items (maximum likelihood,
+    empty rule on).
+    """
     if prior is None:
-        return 1.0, 1.0
-    alpha = float(prior.get("weight_concentration", 1.0))
-    beta = float(prior.get("item_concentration", 1.0))
-    if alpha < 1.0 or beta < 1.0:
+        return 1.0, None
+    alpha = float(prior["weight_concentration"])
+    beta = prior["item_concentration"]
+    beta = None if beta is None else float(beta)
+    if alpha < 1.0 or (beta is not None and beta < 1.0):
         raise ValueError("prior concentrations must be >= 1")
     return alpha, beta
 
@@ -177,8 +183,7 @@ def _m_step_weights(r, N, alpha):
     return (nk + alpha - 1.0) / (N + K * (alpha - 1.0))
 
 
-def _m_step_item(x, observed, r, N, measurement_j, old, prior, item_concentration,
-                 reg_covar):
+def _m_step_item(x, observed, r, N, measurement_j, old, item_concentration, reg_covar):
     """New parameters of one item from the responsibilities r (n, K) = w * h."""
     K = r.shape[1]
     r_obs = r[observed]  # (n_obs, K)
@@ -194,10 +199,10 @@ def _m_step_item(x, observed, r, N, measurement_j, old, prior, item_concentratio
         for c in range(R):
             counts[:, c] = np.sum(r_obs[codes == c], axis=0)
         t = np.sum(counts, axis=1)
-        b = item_concentration
+        b = 1.0 if item_concentration is None else item_concentration
         for k in range(K):
             denominator = t[k] + R * (b - 1.0)
-            if prior is None and t[k] < EMPTY_CLASS_TOL * N:
+            if item_concentration is None and t[k] < EMPTY_CLASS_TOL * N:
                 continue  # empty: keep previous probabilities
             if denominator <= 0.0:
                 continue  # prior with beta = 1 and no data at all: nothing to estimate
@@ -348,7 +353,7 @@ def log_prior(weights, params, measurement, prior):
 
     # Dirichlet(b, ..., b) on each categorical item's probabilities in each class.
     for j, m in enumerate(measurement):
-        if m != "categorical":
+        if m != "categorical" or b is None:
             continue
         R = params[j].shape[1]
         for k in range(K):
@@ -412,7 +417,7 @@ def em_step(X, weights, params, measurement=None, sample_weight=None, fixed_weig
     new_params = []
     for j, m in enumerate(measurement):
         observed = _observed(X[:, j], m)
-        new_params.append(_m_step_item(X[:, j], observed, r, N, m, params[j], prior,
+        new_params.append(_m_step_item(X[:, j], observed, r, N, m, params[j],
                                        item_concentration, reg_covar))
 
     return dict(weights=new_weights, params=new_params, beta=new_beta,
@@ -539,7 +544,7 @@ def table_em(X, n_categories, n_iter, sample_weight=None, probs=None):
             mass = float(np.sum(probs[cells[i]]))
             if w[i] != 0.0:
                 total += w[i] * (math.log(mass) if mass > 0.0 else -math.inf)
-        return total
+        return float(total)
 
     history = [loglik(probs)]
     for _ in range(n_iter):

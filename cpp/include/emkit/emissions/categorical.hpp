@@ -133,13 +133,15 @@ class Categorical {
       for (Index j = 0; j < J; ++j) {
         const auto c = stats.counts.row(k).segment(offsets_[j], n_categories_[j]);
         const double t = c.sum();
-        if (!concentration_ && t < kEmptyFraction * total_weight) {
-          state_empty = true;  // keeps its previous probabilities for this item
+        const double R = static_cast<double>(n_categories_[j]);
+        const double denominator = t + R * (beta - 1.0);
+        // Without a prior a class with (almost) no expected count for the item, and with a flat
+        // prior one with exactly none, keeps its previous probabilities (never 0/0).
+        if ((!concentration_ && t < kEmptyFraction * total_weight) || denominator <= 0.0) {
+          state_empty = true;
           continue;
         }
-        const double R = static_cast<double>(n_categories_[j]);
-        probs_.row(k).segment(offsets_[j], n_categories_[j]) =
-            (c.array() + (beta - 1.0)) / (t + R * (beta - 1.0));
+        probs_.row(k).segment(offsets_[j], n_categories_[j]) = (c.array() + (beta - 1.0)) / denominator;
       }
       if (state_empty) empty.push_back(k);
     }
