@@ -40,7 +40,7 @@ def _check_codes(X: np.ndarray, name: str) -> np.ndarray:
         if bad.any():
             i, j = np.argwhere(bad)[0]
             raise ValueError(
-                f"{name}: expected integer category codes; found {X[i, j]!r} in row {i}, item {j}"
+                f"{name}: expected integer category codes; found {float(X[i, j])!r} in row {i}, item {j}"
             )
         codes = finite.astype(np.int64)
         codes[missing] = -1
