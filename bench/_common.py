@@ -28,6 +28,7 @@ import math
 import os
 import platform
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -175,13 +176,19 @@ def _reset_vm_hwm() -> bool:
         return False
 
 
+def emit_worker_record(record: Dict[str, Any]) -> None:
+    """Prints a worker's result as the JSON line that :func:`run_worker` looks for."""
+    sys.stdout.flush()
+    print(WORKER_MARKER + json.dumps(record, default=_json_default), flush=True)
+
+
 def memory_worker(load: Callable[[], Any], run: Callable[[Any], Any]) -> None:
     """The worker side of :func:`measure_peak_rss`; call it from the worker process.
 
     ``load()`` imports what the run needs and loads the data; then the peak RSS is read (the
-    baseline), ``run(loaded)`` is called once, the peak is read again and one JSON line (prefixed
-    by :data:`WORKER_MARKER`) is printed with ``baseline_mb``, ``peak_mb``, ``delta_mb``,
-    ``seconds`` and whatever JSON-able ``run`` returned as ``info``.
+    baseline), ``run(loaded)`` is called once, the peak is read again and one JSON line is
+    printed with ``baseline_mb``, ``peak_mb``, ``delta_mb`` (= peak - baseline), ``seconds`` and
+    whatever JSON-able ``run`` returned as ``info``.
     """
     loaded = load()
     gc.collect()
@@ -194,7 +201,7 @@ def memory_worker(load: Callable[[], Any], run: Callable[[Any], Any]) -> None:
     seconds = time.perf_counter() - start
     peak = peak_rss_mb()
     hwm_after = _vm_hwm_mb() if hwm_reset else None
-    record = {
+    emit_worker_record({
         "baseline_mb": baseline,
         "rss_before_mb": rss_before,
         "peak_mb": peak,
@@ -204,33 +211,137 @@ def memory_worker(load: Callable[[], Any], run: Callable[[Any], Any]) -> None:
         "hwm_delta_mb": None if hwm_after is None else hwm_after - hwm_before,
         "seconds": seconds,
         "info": info if _jsonable(info) else repr(info),
-    }
-    sys.stdout.flush()
-    print(WORKER_MARKER + json.dumps(record), flush=True)
+    })
+
+
+def timing_worker(
+    load: Callable[[], Any],
+    fit: Callable[[Any, int], Any],
+    a: int,
+    b: int,
+    repeats: int = 1,
+    warmup: Optional[Callable[[Any], Any]] = None,
+    inspect: Optional[Callable[[Any, Any], Dict[str, Any]]] = None,
+) -> None:
+    """The worker side of :func:`subprocess_seconds_per_iteration`; call it from the worker.
+
+    ``load()`` imports the library and loads the data; ``warmup(loaded)`` (optional, untimed)
+    exercises the code paths and thread pools once; then, ``repeats`` times, ``fit(loaded, a)``
+    and ``fit(loaded, b)`` are timed. ``inspect(loaded, result_of_first_fit_b)`` may return
+    JSON-able facts about the fitted model (log-likelihood, a digest of the parameters...), and
+    is called outside the timed region. Prints one record: ``t_a``, ``t_b``, ``per_repeat``
+    ((t_b - t_a) / (b - a) per repetition), ``info`` and the process's thread pools.
+    """
+    loaded = load()
+    if warmup is not None:
+        warmup(loaded)
+    t_a, t_b, per, info = [], [], [], None
+    for r in range(max(1, repeats)):
+        ta, res = timed(lambda: fit(loaded, a))
+        del res
+        tb, res = timed(lambda: fit(loaded, b))
+        if r == 0 and inspect is not None:
+            info = inspect(loaded, res)
+        del res
+        t_a.append(ta)
+        t_b.append(tb)
+        per.append((tb - ta) / (b - a))
+    emit_worker_record({"t_a": t_a, "t_b": t_b, "per_repeat": per, "a": a, "b": b,
+                        "info": info, "threadpools": threadpools()})
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed, printed no record, or ran past its timeout."""
+
+
+def run_worker(argv: Sequence[str], timeout: Optional[float] = None,
+               env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """Runs ``[sys.executable, *argv]`` in a fresh process and returns the record it printed
+    with :func:`emit_worker_record` (or :func:`memory_worker` / :func:`timing_worker`).
+
+    The worker is forked by ``/bin/sh`` rather than spawned by this process: Linux keeps
+    ``ru_maxrss`` across fork and exec, so a worker spawned directly by a (large) benchmark
+    process would start with the parent's peak RSS as its own and hide everything below it; a
+    worker forked by the shell (the trailing ``exit`` stops the shell from exec-ing it in place)
+    starts from the shell's few MB. Raises :class:`WorkerError` on failure or timeout.
+    """
+    cmd = [sys.executable, *map(str, argv)]
+    run_cmd = cmd
+    if os.name == "posix" and os.path.exists("/bin/sh"):
+        run_cmd = ["/bin/sh", "-c", '"$@"; exit $?', "sh", *cmd]
+    # Own session (process group) so that a timeout can end the shell *and* the worker it forked.
+    proc = subprocess.Popen(run_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=None if env is None else {**os.environ, **env},
+                            start_new_session=os.name == "posix")
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+        proc.communicate()
+        raise WorkerError(f"timed out after {timeout:g} s: {' '.join(cmd)}") from None
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(WORKER_MARKER):
+            return json.loads(line[len(WORKER_MARKER):])
+    raise WorkerError(
+        f"worker failed (exit {proc.returncode}): {' '.join(cmd)}\n"
+        f"stdout:\n{stdout[-2000:]}\nstderr:\n{stderr[-4000:]}"
+    )
 
 
 def measure_peak_rss(argv: Sequence[str], timeout: Optional[float] = None,
                      env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
-    """Runs ``[sys.executable, *argv]`` (a script that ends in :func:`memory_worker`) in a fresh
-    process and returns the worker's record (``delta_mb`` is the peak RSS of the measured call
-    above the baseline after loading). Raises RuntimeError with the worker's stderr on failure."""
-    cmd = [sys.executable, *map(str, argv)]
-    run_cmd = cmd
-    if os.name == "posix" and os.path.exists("/bin/sh"):
-        # Linux keeps ru_maxrss across fork and exec: a worker spawned directly by this
-        # (large) process would start with our peak RSS as its own and hide everything below
-        # it. A shell that *forks* the worker (the trailing "exit" stops it from exec-ing in
-        # place) gives the worker a fresh peak that starts at the shell's few MB.
-        run_cmd = ["/bin/sh", "-c", '"$@"; exit $?', "sh", *cmd]
-    proc = subprocess.run(run_cmd, capture_output=True, text=True, timeout=timeout,
-                          env=None if env is None else {**os.environ, **env})
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(WORKER_MARKER):
-            return json.loads(line[len(WORKER_MARKER):])
-    raise RuntimeError(
-        f"memory worker failed (exit {proc.returncode}): {' '.join(cmd)}\n"
-        f"stdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-4000:]}"
-    )
+    """Runs a script that ends in :func:`memory_worker` in a fresh process (see
+    :func:`run_worker`) and returns its record: ``delta_mb`` is the peak RSS of the measured
+    call above the baseline after loading."""
+    return run_worker(argv, timeout=timeout, env=env)
+
+
+def subprocess_seconds_per_iteration(
+    argvs: Dict[str, Sequence[str]], repeats: int = 3, timeout: Optional[float] = None,
+    progress: Optional[Callable[[str], None]] = None,
+) -> Dict[str, Dict[str, Any]]:
+    """Seconds per iteration of several configurations, each repetition in a fresh process.
+
+    ``argvs[name]`` runs a script ending in :func:`timing_worker` with one repetition.
+    Repetition r of every configuration runs before repetition r + 1 of any (interleaved, so a
+    drift of the machine is shared), and each one in its own process, so that thread pools left
+    spinning by one library (OpenMP, OpenBLAS) cannot slow down the next measurement. A
+    configuration whose worker fails or times out is not run again; its entry gets ``error``.
+
+    Returns {name: {"s_per_iter": median, "per_repeat", "t_a", "t_b", "a", "b", "info" (of the
+    first repetition), "threadpools", "error"}}.
+    """
+    out: Dict[str, Dict[str, Any]] = {
+        name: {"t_a": [], "t_b": [], "per_repeat": [], "info": None, "error": None} for name in argvs
+    }
+    for r in range(max(1, repeats)):
+        for name, argv in argvs.items():
+            o = out[name]
+            if o["error"]:
+                continue
+            start = time.perf_counter()
+            try:
+                rec = run_worker(argv, timeout=timeout)
+            except WorkerError as exc:
+                o["error"] = str(exc)
+                if progress:
+                    progress(f"repeat {r + 1}/{repeats}: {name} FAILED: {str(exc).splitlines()[0]}")
+                continue
+            for key in ("t_a", "t_b", "per_repeat"):
+                o[key].extend(rec[key])
+            o["a"], o["b"] = rec["a"], rec["b"]
+            if o["info"] is None:
+                o["info"] = rec.get("info")
+                o["threadpools"] = rec.get("threadpools")
+            if progress:
+                progress(f"repeat {r + 1}/{repeats}: {name} {rec['per_repeat'][0]:.4g} s/iter "
+                         f"(worker {time.perf_counter() - start:.1f} s)")
+    for o in out.values():
+        o["s_per_iter"] = statistics.median(o["per_repeat"]) if o["per_repeat"] else None
+    return out
 
 
 # --------------------------------------------------------------------------- data files

@@ -22,6 +22,7 @@ Run ``python bench/bench_gmm.py --help`` for the options and see bench/README.md
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import os
 import shutil
@@ -141,35 +142,77 @@ def fit_emkit(X, init, k, covariance_type, max_iter, n_threads: Optional[int]):
     return model
 
 
-# --------------------------------------------------------------------------- memory worker
+# --------------------------------------------------------------------------- workers
+# Every measurement runs in a fresh process that loads the data saved by the parent and imports
+# only the library it measures (see _common.run_worker).
+ARRAYS = ["X", "weights", "means", "covariances"]
+
+
+def _load(args: argparse.Namespace):
+    if args.library == "sklearn":
+        import sklearn.mixture  # noqa: F401
+    else:
+        import emkit  # noqa: F401
+    a = C.load_arrays(args.data_dir, ARRAYS)
+    return a["X"], (a["weights"], a["means"], a["covariances"])
+
+
+def _worker_fit(args: argparse.Namespace, X, init, max_iter: int):
+    if args.library == "sklearn":
+        blas = None if args.blas_threads == "default" else int(args.blas_threads)
+        return fit_sklearn(X, init, args.k, args.covariance_type, max_iter, blas)
+    n_threads = None if args.n_threads == "all" else int(args.n_threads)
+    return fit_emkit(X, init, args.k, args.covariance_type, max_iter, n_threads)
+
+
+def _digest(*arrays) -> str:
+    h = hashlib.sha256()
+    for x in arrays:
+        h.update(np.ascontiguousarray(x, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def _inspect(args: argparse.Namespace, X: np.ndarray, model: Any) -> Dict[str, Any]:
+    """Facts about the model fitted with max_iter=b (outside the timed region)."""
+    n = X.shape[0]
+    info: Dict[str, Any] = {"n_iter": int(model.n_iter_)}
+    if args.library == "sklearn":
+        info["lower_bound"] = float(model.lower_bound_)  # mean loglik at the parameters before the last M-step
+        if args.score:  # one more E-step: the mean loglik at the final parameters
+            info["loglik_per_row"] = float(model.score(X))
+        return info
+    info["loglik_per_row"] = float(model.loglik_) / n
+    info["previous_loglik_per_row"] = float(model.loglik_history_[-2]) / n if model.n_iter_ else None
+    secs = np.asarray(model.iteration_seconds_)
+    info["internal_median_s_per_iter"] = float(np.median(secs)) if secs.size else None
+    info["warnings"] = model._bench_warnings
+    info["digest"] = _digest(model.weights_, model.means_, model.covariances_, [model.loglik_])
+    return info
+
+
+def time_worker_main(args: argparse.Namespace) -> None:
+    a, b = args.iters
+    C.timing_worker(
+        load=lambda: _load(args),
+        # Warm-up: one iteration on a slice loads the code paths and starts the thread pools.
+        warmup=lambda L: _worker_fit(args, L[0][: min(len(L[0]), 5000)], L[1], 1),
+        fit=lambda L, it: _worker_fit(args, L[0], L[1], it),
+        a=a, b=b, repeats=args.worker_repeats,
+        inspect=lambda L, model: _inspect(args, L[0], model),
+    )
+
+
 def memory_worker_main(args: argparse.Namespace) -> None:
-    """Runs in a fresh process: loads the saved data, then fits once (see _common.memory_worker)."""
+    def run(L):
+        return {"n_iter": int(_worker_fit(args, L[0], L[1], args.max_iter).n_iter_)}
 
-    def load():
-        if args.library == "sklearn":
-            import sklearn.mixture  # noqa: F401
-        else:
-            import emkit  # noqa: F401
-        arrays = C.load_arrays(args.data_dir, ["X", "weights", "means", "covariances"])
-        return arrays
-
-    def run(a):
-        init = (a["weights"], a["means"], a["covariances"])
-        if args.library == "sklearn":
-            m = fit_sklearn(a["X"], init, args.k, args.covariance_type, args.max_iter)
-        else:
-            m = fit_emkit(a["X"], init, args.k, args.covariance_type, args.max_iter, None)
-        return {"n_iter": int(m.n_iter_)}
-
-    C.memory_worker(load, run)
+    C.memory_worker(lambda: _load(args), run)
 
 
-def measure_memory(library: str, data_dir: str, k: int, covariance_type: str, max_iter: int) -> Dict[str, Any]:
-    argv = [
-        __file__, "--memory-worker", "--library", library, "--data-dir", data_dir,
-        "--k", str(k), "--covariance-type", covariance_type, "--max-iter", str(max_iter),
-    ]
-    return C.measure_peak_rss(argv)
+def _worker_argv(kind: str, library: str, data_dir: str, k: int, covariance_type: str,
+                 extra: List[str]) -> List[str]:
+    return [__file__, kind, "--library", library, "--data-dir", data_dir, "--k", str(k),
+            "--covariance-type", covariance_type, *extra]
 
 
 # --------------------------------------------------------------------------- one workload
@@ -178,94 +221,71 @@ def run_workload(name: str, n: int, d: int, k: int, covariance_type: str, args, 
     log(f"generating {n} x {d} data, k={k}, {covariance_type}")
     X = make_blobs(n, d, k, covariance_type)
     init = initial_values(X, k, covariance_type)
+    data_mb = X.nbytes / 1e6
     a, b = args.iters
+    tmp = tempfile.mkdtemp(prefix="emkit-bench-gmm-")
+    try:
+        C.save_arrays(tmp, X=X, weights=init[0], means=init[1], covariances=init[2])
+        del X
+        argvs = {}
+        scored = False
+        for cfg in configs:
+            extra = ["--iters", str(a), str(b), "--worker-repeats", "1"]
+            if cfg["library"] == "sklearn":
+                extra += ["--blas-threads", cfg["blas_threads"]]
+                if not scored:  # sklearn's final log-likelihood: once is enough
+                    extra.append("--score")
+                    scored = True
+            else:
+                extra += ["--n-threads", cfg["n_threads"]]
+            argvs[cfg["key"]] = _worker_argv("--time-worker", cfg["library"], tmp, k, covariance_type, extra)
+        log(f"timing max_iter={a} and {b}, {args.repeats} repeats, each in a fresh process")
+        timing = C.subprocess_seconds_per_iteration(argvs, args.repeats, timeout=args.timeout, progress=log)
 
-    fits = {}
-    for cfg in configs:
-        if cfg["library"] == "sklearn":
-            fits[cfg["key"]] = (lambda bt: lambda it: fit_sklearn(X, init, k, covariance_type, it, bt))(
-                cfg["blas_threads"])
-        else:
-            fits[cfg["key"]] = (lambda nt: lambda it: fit_emkit(X, init, k, covariance_type, it, nt))(
-                cfg["n_threads"])
-
-    # Warm-up on a slice: loads the libraries' code paths and thread pools before timing.
-    m = min(n, 5000)
-    for cfg in configs:
-        if cfg["library"] == "sklearn":
-            fit_sklearn(X[:m], init, k, covariance_type, 1, cfg["blas_threads"])
-        else:
-            fit_emkit(X[:m], init, k, covariance_type, 1, cfg["n_threads"])
-
-    checks: Dict[str, Any] = {}
-
-    def on_result(key: str, repeat: int, model: Any) -> None:
-        log(f"repeat {repeat + 1}/{args.repeats}: {key} done")
-        if repeat != 0:
-            return
-        entry: Dict[str, Any] = {"n_iter": int(model.n_iter_)}
-        if key.startswith("sklearn"):
-            if "sklearn" not in checks:  # one extra E-step, outside the timed region
-                checks["sklearn"] = {
-                    "n_iter": int(model.n_iter_),
-                    "loglik_per_row": float(model.score(X)),
-                    "lower_bound": float(model.lower_bound_),
-                }
-            return
-        entry["loglik_per_row"] = model.loglik_ / n
-        entry["previous_loglik_per_row"] = float(model.loglik_history_[-2]) / n if model.n_iter_ else None
-        entry["internal_median_s_per_iter"] = (
-            float(np.median(model.iteration_seconds_)) if len(model.iteration_seconds_) else None)
-        entry["warnings"] = model._bench_warnings
-        entry["params"] = (model.weights_.copy(), model.means_.copy(), model.covariances_.copy(), model.loglik_)
-        checks[key] = entry
-
-    log(f"timing max_iter={a} and {b}, {args.repeats} repeats")
-    timing = C.interleaved_seconds_per_iteration(fits, a, b, args.repeats, on_result=on_result)
-
-    # Correctness: sklearn vs emkit after b iterations; emkit 1 vs all threads.
-    em_keys = [c["key"] for c in configs if c["library"] == "emkit"]
-    ll_em = checks[em_keys[-1]]["loglik_per_row"] if em_keys else None
-    ll_sk = checks.get("sklearn", {}).get("loglik_per_row")
-    rel = abs(ll_sk - ll_em) / abs(ll_em) if ll_sk is not None and ll_em is not None else None
-    identical = None
-    if len(em_keys) >= 2:
-        p0, p1 = checks[em_keys[0]]["params"], checks[em_keys[-1]]["params"]
-        identical = all(np.array_equal(x, y) for x, y in zip(p0[:3], p1[:3])) and p0[3] == p1[3]
-    for key in em_keys:
-        checks[key].pop("params", None)
-    if "sklearn" in checks and em_keys:
-        e = checks[em_keys[-1]]
-        checks["sklearn_vs_emkit"] = {
-            "final_rel_diff": rel,
-            "lower_bound_rel_diff": (
-                abs(checks["sklearn"]["lower_bound"] - e["previous_loglik_per_row"]) / abs(e["previous_loglik_per_row"])
-                if e.get("previous_loglik_per_row") is not None else None),
-        }
-
-    memory = {}
-    if not args.no_memory:
-        tmp = tempfile.mkdtemp(prefix="emkit-bench-gmm-")
-        try:
-            C.save_arrays(tmp, X=X, weights=init[0], means=init[1], covariances=init[2])
+        memory = {}
+        if not args.no_memory:
             for library in ("sklearn", "emkit"):
                 if not any(c["library"] == library for c in configs):
                     continue
-                log(f"peak memory of {library} (subprocess, max_iter={args.memory_iters})")
+                log(f"peak memory of {library} (fresh process, max_iter={args.memory_iters})")
+                argv = _worker_argv("--memory-worker", library, tmp, k, covariance_type,
+                                    ["--max-iter", str(args.memory_iters), "--blas-threads", "default",
+                                     "--n-threads", "all"])
                 try:
-                    memory[library] = measure_memory(library, tmp, k, covariance_type, args.memory_iters)
-                except Exception as exc:  # report, keep going
+                    memory[library] = C.measure_peak_rss(argv, timeout=args.timeout)
+                except C.WorkerError as exc:  # report, keep going
                     memory[library] = {"error": str(exc)}
-                    log(f"memory measurement of {library} failed: {exc}")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+                    log(f"memory measurement of {library} failed: {str(exc).splitlines()[0]}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    # Correctness: sklearn vs emkit after b iterations; emkit 1 vs all threads.
+    def info(key):
+        return (timing.get(key) or {}).get("info") or {}
+
+    sk_key = next((c["key"] for c in configs if c["library"] == "sklearn" and info(c["key"]).get("loglik_per_row") is not None), None)
+    em_keys = [c["key"] for c in configs if c["library"] == "emkit" and info(c["key"])]
+    em_key = "emkit-all" if "emkit-all" in em_keys else (em_keys[0] if em_keys else None)
+    checks: Dict[str, Any] = {
+        "sklearn_loglik_per_row": info(sk_key).get("loglik_per_row") if sk_key else None,
+        "emkit_loglik_per_row": info(em_key).get("loglik_per_row") if em_key else None,
+        "iterations": info(em_key).get("n_iter") if em_key else (info(sk_key).get("n_iter") if sk_key else None),
+    }
+    ll_sk, ll_em = checks["sklearn_loglik_per_row"], checks["emkit_loglik_per_row"]
+    checks["final_rel_diff"] = abs(ll_sk - ll_em) / abs(ll_em) if ll_sk is not None and ll_em is not None else None
+    if sk_key and em_key and info(em_key).get("previous_loglik_per_row") is not None:
+        prev = info(em_key)["previous_loglik_per_row"]
+        checks["lower_bound_rel_diff"] = abs(info(sk_key)["lower_bound"] - prev) / abs(prev)
+    digests = {info(key).get("digest") for key in em_keys}
+    checks["emkit_threads_identical"] = (len(digests) == 1) if len(em_keys) >= 2 else None
+    checks["n_iter"] = {key: info(key).get("n_iter") for key in timing}
+    checks["emkit_warnings"] = {key: info(key).get("warnings") for key in em_keys if info(key).get("warnings")}
 
     return {
         "name": name, "n": n, "d": d, "k": k, "covariance_type": covariance_type,
-        "data_mb": X.nbytes / 1e6,
+        "data_mb": data_mb,
         "timing": timing,
         "checks": checks,
-        "emkit_threads_identical": identical,
         "memory": memory,
     }
 
@@ -275,22 +295,25 @@ def s_cell(timing: Dict[str, Any], key: str) -> Optional[str]:
     t = timing.get(key)
     if t is None:
         return None
-    per = t["per_repeat"]
-    cell = C.fmt_seconds(t["s_per_iter"])
-    med = t["s_per_iter"]
+    if t.get("error") and not t["per_repeat"]:
+        return "timeout" if "timed out" in t["error"] else "failed"
+    per, med = t["per_repeat"], t["s_per_iter"]
+    cell = C.fmt_seconds(med)
     if len(per) > 1 and med > 0 and (max(per) - min(per)) / med > NOISY_SPREAD:
         cell += "*"
+    if t.get("error"):
+        cell += "!"
     return cell
 
 
 def ratio(timing, num: str, den: str) -> Optional[float]:
-    if num not in timing or den not in timing:
-        return None
-    x, y = timing[num]["s_per_iter"], timing[den]["s_per_iter"]
-    return x / y if y > 0 else None
+    x = (timing.get(num) or {}).get("s_per_iter")
+    y = (timing.get(den) or {}).get("s_per_iter")
+    return x / y if x is not None and y is not None and y > 0 else None
 
 
-def report(results: List[Dict[str, Any]], configs, n_threads_all: int, blas_default: str) -> str:
+def report(results: List[Dict[str, Any]], configs, n_threads_all: int, blas_default: str,
+           repeats: int, iters) -> str:
     keys = [c["key"] for c in configs]
     labels = {c["key"]: c["label"] for c in configs}
     headers = ["workload", "n x d", "k", "cov"] + [labels[k] for k in keys]
@@ -311,26 +334,26 @@ def report(results: List[Dict[str, Any]], configs, n_threads_all: int, blas_defa
         row += [s_cell(t, key) for key in keys]
         row += [C.fmt(ratio(t, num, den), ".2f") for _, num, den in ratio_cols]
         rows.append(row)
-    a, b = results[0]["timing"][keys[0]]["a"], results[0]["timing"][keys[0]]["b"]
+    a, b = iters
     out = [C.format_table(headers, rows, title=(
         f"Seconds per EM iteration ((t[max_iter={b}] - t[max_iter={a}]) / {b - a}, median of "
-        f"{len(results[0]['timing'][keys[0]]['per_repeat'])} repeats; lower is better)"))]
-    out.append(f"  * per-repeat spread (max - min) above {NOISY_SPREAD:.0%} of the median: noisy")
-    out.append(f"  sklearn = scikit-learn with its default BLAS threads ({blas_default}); "
-               "sklearn BLAS=1: BLAS limited to 1 thread (threadpoolctl)")
-    out.append("  sk/em = sklearn s/iter divided by emkit s/iter (> 1: emkit faster); "
-               "em speed-up = emkit(1 thread) / emkit(all threads)")
+        f"{repeats} repeats, each in a fresh process; lower is better)"))]
+    notes = [f"  * per-repeat spread (max - min) above {NOISY_SPREAD:.0%} of the median: noisy"]
+    if any((r["timing"].get(k) or {}).get("error") for r in results for k in keys):
+        notes.append("  ! some repeats failed or timed out (see the JSON); timeout/failed: none finished")
+    if any(c["library"] == "sklearn" for c in configs):
+        notes.append(f"  sklearn = scikit-learn with its default BLAS threads ({blas_default}); "
+                     "sklearn BLAS=1: BLAS limited to 1 thread (threadpoolctl)")
+    notes.append("  sk/em = sklearn s/iter divided by emkit s/iter (> 1: emkit faster); "
+                 "em speed-up = emkit(1 thread) / emkit(all threads)")
+    out.extend(notes)
 
     headers2 = ["workload", "iters", "loglik/row sklearn", "loglik/row emkit", "rel. diff",
                 "emkit 1 = all thr", "data MB", "peak MB sklearn", "peak MB emkit"]
     rows2 = []
     for r in results:
         ch = r["checks"]
-        em_key = "emkit-all" if "emkit-all" in ch else ("emkit-1" if "emkit-1" in ch else None)
-        ll_sk = ch.get("sklearn", {}).get("loglik_per_row")
-        ll_em = ch[em_key]["loglik_per_row"] if em_key else None
-        rel = ch.get("sklearn_vs_emkit", {}).get("final_rel_diff")
-        ident = r["emkit_threads_identical"]
+        ident = ch["emkit_threads_identical"]
         mem = r["memory"]
 
         def mb(lib):
@@ -339,24 +362,25 @@ def report(results: List[Dict[str, Any]], configs, n_threads_all: int, blas_defa
                 return None
             return "error" if "error" in m else f"{m['delta_mb']:.1f}"
 
-        iters = ch.get("sklearn", {}).get("n_iter") or (ch[em_key]["n_iter"] if em_key else None)
         rows2.append([
-            r["name"], iters, C.fmt(ll_sk, ".10g"), C.fmt(ll_em, ".10g"), C.fmt(rel, ".1e"),
+            r["name"], ch["iterations"], C.fmt(ch["sklearn_loglik_per_row"], ".10g"),
+            C.fmt(ch["emkit_loglik_per_row"], ".10g"), C.fmt(ch["final_rel_diff"], ".1e"),
             None if ident is None else ("yes" if ident else "NO"),
             f"{r['data_mb']:.1f}", mb("sklearn"), mb("emkit"),
         ])
     out.append("")
     out.append(C.format_table(headers2, rows2, title=(
-        "Correctness and memory (log-likelihood per row after the same iterations, same start; "
-        "peak RSS of one fit above the loaded data, fresh process)")))
-    warn_lines = []
-    for r in results:
-        for key, ch in r["checks"].items():
-            for w in (ch.get("warnings") or []) if isinstance(ch, dict) else []:
-                warn_lines.append(f"  {r['name']} {key}: {w}")
+        "Correctness and memory (mean log-likelihood per row after the same iterations from the "
+        "same start; peak RSS of one fit above the loaded data, fresh process, MB)")))
+    warn_lines = sorted({f"  {r['name']} {key}: {w}" for r in results
+                         for key, ws in r["checks"]["emkit_warnings"].items() for w in ws})
     if warn_lines:
         out.append("emkit warnings during the fits:")
-        out.extend(sorted(set(warn_lines)))
+        out.extend(warn_lines)
+    bad_iters = [f"{r['name']} {key}: {it}" for r in results for key, it in r["checks"]["n_iter"].items()
+                 if it is not None and it != b]
+    if bad_iters:
+        out.append(f"WARNING: fits with max_iter={b} that did not run {b} iterations: {', '.join(bad_iters)}")
     return "\n".join(out)
 
 
@@ -371,24 +395,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--iters", type=int, nargs=2, default=(2, 7), metavar=("A", "B"),
                    help="the two max_iter values whose time difference gives s/iter (default 2 7)")
     p.add_argument("--sklearn-blas", default="default,1", metavar="LIST",
-                   help="scikit-learn BLAS thread settings to time: 'default' (no limit) and/or 1 "
-                        "(threadpoolctl limit); comma-separated, 'none' to skip sklearn's timing "
-                        "(default: default,1)")
+                   help="scikit-learn BLAS thread settings to time: 'default' (no limit) and/or a "
+                        "thread count (threadpoolctl limit); comma-separated, 'none' to skip "
+                        "scikit-learn (default: default,1)")
     p.add_argument("--no-emkit-1", action="store_true", help="skip emkit with n_threads=1")
-    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
     p.add_argument("--memory-iters", type=int, default=2,
                    help="max_iter of the fit whose peak memory is measured (default 2)")
+    p.add_argument("--timeout", type=float, default=1800.0,
+                   help="seconds after which one worker process (one repetition of one "
+                        "configuration) is stopped and the configuration dropped (default 1800)")
     p.add_argument("--output", type=Path, default=C.RESULTS_DIR,
                    help="directory of the JSON results (default bench/results)")
-    # Internal: the memory worker.
+    # Internal: the worker processes.
+    p.add_argument("--time-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--memory-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--library", choices=("sklearn", "emkit"), help=argparse.SUPPRESS)
     p.add_argument("--data-dir", help=argparse.SUPPRESS)
     p.add_argument("--k", type=int, help=argparse.SUPPRESS)
     p.add_argument("--covariance-type", help=argparse.SUPPRESS)
     p.add_argument("--max-iter", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--blas-threads", default="default", help=argparse.SUPPRESS)
+    p.add_argument("--n-threads", default="all", help=argparse.SUPPRESS)
+    p.add_argument("--worker-repeats", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--score", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.memory_worker:
+    if args.memory_worker or args.time_worker:
         return args
     if args.workloads:
         names = [w for item in args.workloads for w in item.split(",") if w]
@@ -407,7 +439,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if blas == ["none"]:
         blas = []
     for s in blas:
-        if s != "default" and not s.isdigit():
+        if s != "default" and not (s.isdigit() and int(s) >= 1):
             p.error(f"--sklearn-blas: expected 'default', a thread count or 'none', got {s!r}")
     args.sklearn_blas = blas
     return args
@@ -418,16 +450,20 @@ def main(argv=None) -> int:
     if args.memory_worker:
         memory_worker_main(args)
         return 0
+    if args.time_worker:
+        time_worker_main(args)
+        return 0
 
     import emkit
 
-    try:
-        import sklearn  # noqa: F401
-        import sklearn.mixture  # noqa: F401
-        import scipy.linalg  # noqa: F401  (loads scipy's BLAS too, so threadpoolctl sees it)
-    except ImportError:
-        print("scikit-learn is not installed: pip install scikit-learn threadpoolctl", file=sys.stderr)
-        return 2
+    if args.sklearn_blas:
+        try:
+            import scipy.linalg  # noqa: F401  (loads scipy's BLAS too, so threadpoolctl sees it)
+            import sklearn.mixture  # noqa: F401
+        except ImportError:
+            print("scikit-learn is not installed: pip install scikit-learn threadpoolctl "
+                  "(or pass --sklearn-blas none)", file=sys.stderr)
+            return 2
     env = C.environment(["emkit", "sklearn", "scipy", "threadpoolctl"])
     try:
         n_threads_all = int(emkit._core.max_threads())
@@ -437,31 +473,32 @@ def main(argv=None) -> int:
     env["emkit_openmp"] = openmp
     env["emkit_max_threads"] = n_threads_all
     blas_pools = [p for p in env["threadpools"] if p.get("user_api") == "blas"]
-    blas_default = ", ".join(sorted({f"{p['num_threads']}" for p in blas_pools})) + " threads" if blas_pools else "unknown"
-    if "1" in args.sklearn_blas and not blas_pools and not env["packages"].get("threadpoolctl"):
-        print("threadpoolctl is not installed: skipping sklearn with BLAS=1", file=sys.stderr)
+    blas_default = (" / ".join(sorted({str(p["num_threads"]) for p in blas_pools})) + " threads"
+                    if blas_pools else "unknown: threadpoolctl not installed")
+    if any(s != "default" for s in args.sklearn_blas) and env["packages"].get("threadpoolctl") is None:
+        print("threadpoolctl is not installed: timing scikit-learn with its default BLAS threads only",
+              file=sys.stderr)
         args.sklearn_blas = [s for s in args.sklearn_blas if s == "default"]
 
     configs = []
     for s in args.sklearn_blas:
         if s == "default":
-            configs.append({"key": "sklearn", "library": "sklearn", "blas_threads": None,
+            configs.append({"key": "sklearn", "library": "sklearn", "blas_threads": "default",
                             "label": "sklearn"})
         else:
-            t = int(s)
-            configs.append({"key": f"sklearn-blas{t}", "library": "sklearn", "blas_threads": t,
-                            "label": f"sklearn BLAS={t}"})
+            configs.append({"key": f"sklearn-blas{s}", "library": "sklearn", "blas_threads": s,
+                            "label": f"sklearn BLAS={s}"})
     if not args.no_emkit_1:
-        configs.append({"key": "emkit-1", "library": "emkit", "n_threads": 1, "label": "emkit 1 thr"})
-    configs.append({"key": "emkit-all", "library": "emkit", "n_threads": None,
+        configs.append({"key": "emkit-1", "library": "emkit", "n_threads": "1", "label": "emkit 1 thr"})
+    configs.append({"key": "emkit-all", "library": "emkit", "n_threads": "all",
                     "label": f"emkit {n_threads_all} thr"})
 
     pk = env["packages"]
     print(f"emkit {pk.get('emkit')} (OpenMP {'on' if openmp else 'off'}, {n_threads_all} threads), "
           f"scikit-learn {pk.get('sklearn')}, numpy {pk.get('numpy')}, scipy {pk.get('scipy')}, "
-          f"Python {env['python']}")
+          f"threadpoolctl {pk.get('threadpoolctl')}, Python {env['python']}")
     print(f"CPU: {env['processor']}, {env['cpu_count']} logical cores")
-    print(f"thread pools: {C.blas_threads_summary(env['threadpools'])}")
+    print(f"thread pools (threadpoolctl.threadpool_info): {C.blas_threads_summary(env['threadpools'])}")
     if env["thread_env"]:
         print(f"thread environment: {env['thread_env']}")
     print(f"float64, tol=0, reg_covar={REG_COVAR:g}; s/iter from max_iter={args.iters[0]} and "
@@ -475,7 +512,7 @@ def main(argv=None) -> int:
             n //= 10
         results.append(run_workload(name, n, d, k, cov, args, configs))
 
-    table = report(results, configs, n_threads_all, blas_default)
+    table = report(results, configs, n_threads_all, blas_default, args.repeats, args.iters)
     print(table)
     payload = {
         "benchmark": "gmm",

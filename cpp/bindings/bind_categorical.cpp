@@ -169,6 +169,30 @@ void bind_categorical(py::module_& m) {
           },
           py::arg("X"), py::arg("covariates"), py::arg("n_threads") = 0);
 
+  py::class_<ContingencyTable>(m, "ContingencyTableModel", "EM for an incomplete contingency table.")
+      .def(py::init([](const std::vector<Index>& n_categories, const DoubleArray& probs) {
+             return ContingencyTable(n_categories, Eigen::Map<const Vector>(probs.data(), probs.size()));
+           }),
+           py::arg("n_categories"), py::arg("probs"))
+      .def_property_readonly("probs", [](const ContingencyTable& self) { return to_numpy(self.probs()); })
+      .def(
+          "fit",
+          [](ContingencyTable& self, const CodeArray& X, const DoubleArray& sample_weight, int max_iter, double tol,
+             int n_threads) {
+            check_ndim(X, 2, "X");
+            const FitOptions options = fit_options(max_iter, tol, n_threads, nullptr);
+            Vector w;
+            if (sample_weight.size()) w = to_vector(sample_weight, "sample_weight");
+            FitResult result;
+            {
+              py::gil_scoped_release release;
+              const ContingencyTable::Data data{CategoricalData(X.data(), X.shape(0), X.shape(1)), std::move(w)};
+              result = fit_em(self, data, options);
+            }
+            return fit_result_to_dict(result);
+          },
+          py::arg("X"), py::arg("sample_weight"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads") = 0);
+
   def_mixture_methods<Model, CodeArray>(model, &make_data, [](const Model& self, const Stats& stats) {
     if (stats.emission.counts.cols() != self.emission().probs().cols())
       throw InvalidArgument("stats: shapes do not match the model");

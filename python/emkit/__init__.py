@@ -6,10 +6,12 @@ scikit-learn-style estimators, restarts, numpy/pandas input and a command line.
 
 from ._base import ConvergenceWarning, EmptyComponentWarning, MonitorWarning, NotFittedError, RestartReport
 from ._core import NumericalError, __version__
+from .categorical_table import CategoricalTable
 from .gaussian_mixture import GaussianMixture
 from .latent_class import LatentClass
 
 __all__ = [
+    "CategoricalTable",
     "GaussianMixture",
     "LatentClass",
     "RestartReport",

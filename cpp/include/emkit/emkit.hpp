@@ -7,6 +7,7 @@
 #include "emissions/gaussian.hpp"
 #include "init.hpp"
 #include "parallel.hpp"
+#include "structures/contingency_table.hpp"
 #include "structures/mixture.hpp"
 #include "structures/mixture_regression.hpp"
 #include "types.hpp"
