@@ -13,6 +13,8 @@ What is here:
   side of that protocol);
 * data files: :func:`save_arrays` / :func:`load_arrays` (``.npy`` files, so that a worker
   process loads the data without the temporaries that generating them would leave in its peak);
+* machine load: :class:`LoadMonitor` / :func:`machine_load` (how many cores other processes kept
+  busy during a measurement: a shared machine inflates times, multi-threaded ones most);
 * output: :func:`format_table` (plain-text table), :func:`environment` (versions, cores, BLAS
   and OpenMP thread pools) and :func:`write_results` (JSON under ``bench/results/``).
 
@@ -104,7 +106,10 @@ def seconds_per_iteration(
 
 
 def interleaved_seconds_per_iteration(
-    fits: Dict[str, Callable[[int], Any]], a: int, b: int, repeats: int = 3,
+    fits: Dict[str, Callable[[int], Any]],
+    a: int,
+    b: int,
+    repeats: int = 3,
     on_result: Optional[Callable[[str, int, Any], None]] = None,
 ) -> Dict[str, Dict[str, Any]]:
     """:func:`seconds_per_iteration` for several configurations, interleaved: repetition r runs
@@ -119,9 +124,9 @@ def interleaved_seconds_per_iteration(
     out = {name: {"t_a": [], "t_b": [], "per_repeat": [], "a": a, "b": b} for name in fits}
     for r in range(max(1, repeats)):
         for name, fit in fits.items():
-            ta, res = timed(lambda: fit(a))
+            ta, res = timed(lambda fit=fit: fit(a))
             del res
-            tb, res = timed(lambda: fit(b))
+            tb, res = timed(lambda fit=fit: fit(b))
             if on_result is not None:
                 on_result(name, r, res)
             del res
@@ -131,6 +136,72 @@ def interleaved_seconds_per_iteration(
             o["per_repeat"].append((tb - ta) / (b - a))
     for o in out.values():
         o["s_per_iter"] = statistics.median(o["per_repeat"])
+    return out
+
+
+# --------------------------------------------------------------------------- machine load
+def _proc_stat_seconds() -> Optional[Tuple[float, float]]:
+    """(busy, steal) CPU seconds of the whole machine since boot, from /proc/stat (Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
+    steal = fields[7] if len(fields) > 7 else 0
+    return (user + nice + system + irq + softirq) / hz, steal / hz
+
+
+def _own_cpu_seconds() -> float:
+    """CPU seconds of this process and of its waited-for descendants."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class LoadMonitor:
+    """How busy the machine was with *other* work during an interval (Linux; None elsewhere).
+
+    ``other_cores`` = (CPU seconds the whole machine spent busy - those of this process and its
+    finished children) / wall seconds: about 0 on an idle machine, 1 when another job kept one
+    core busy. A benchmark whose ``other_cores`` is not near 0 shared the cores and its times
+    are inflated (multi-threaded ones most). ``steal_cores`` is the time the hypervisor took.
+    Use ``with LoadMonitor() as m: ...`` and read ``m.result`` (a dict) afterwards; children must
+    have been waited for before the block ends.
+    """
+
+    def __init__(self) -> None:
+        self.result: Dict[str, Optional[float]] = {"other_cores": None, "steal_cores": None}
+
+    def __enter__(self) -> "LoadMonitor":
+        self._t0 = time.perf_counter()
+        self._stat0 = _proc_stat_seconds()
+        self._own0 = _own_cpu_seconds()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        wall = time.perf_counter() - self._t0
+        stat1 = _proc_stat_seconds()
+        own = _own_cpu_seconds() - self._own0
+        if self._stat0 is None or stat1 is None or wall <= 0:
+            return
+        busy = stat1[0] - self._stat0[0]
+        self.result = {
+            "other_cores": max(0.0, busy - own) / wall,
+            "steal_cores": (stat1[1] - self._stat0[1]) / wall,
+            "wall": wall,
+        }
+
+
+def machine_load() -> Dict[str, Any]:
+    """Load averages and the other work's CPU use over a one-second sample (see LoadMonitor)."""
+    out: Dict[str, Any] = {"loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None}
+    with LoadMonitor() as m:
+        time.sleep(1.0)
+    out.update(m.result)
     return out
 
 
@@ -201,17 +272,19 @@ def memory_worker(load: Callable[[], Any], run: Callable[[Any], Any]) -> None:
     seconds = time.perf_counter() - start
     peak = peak_rss_mb()
     hwm_after = _vm_hwm_mb() if hwm_reset else None
-    emit_worker_record({
-        "baseline_mb": baseline,
-        "rss_before_mb": rss_before,
-        "peak_mb": peak,
-        "delta_mb": peak - baseline,
-        # Cross-check, Linux only: VmHWM reset to the current RSS just before the call, so this
-        # delta is not shortened when loading/importing peaked above the steady RSS.
-        "hwm_delta_mb": None if hwm_after is None else hwm_after - hwm_before,
-        "seconds": seconds,
-        "info": info if _jsonable(info) else repr(info),
-    })
+    emit_worker_record(
+        {
+            "baseline_mb": baseline,
+            "rss_before_mb": rss_before,
+            "peak_mb": peak,
+            "delta_mb": peak - baseline,
+            # Cross-check, Linux only: VmHWM reset to the current RSS just before the call, so this
+            # delta is not shortened when loading/importing peaked above the steady RSS.
+            "hwm_delta_mb": None if hwm_after is None else hwm_after - hwm_before,
+            "seconds": seconds,
+            "info": info if _jsonable(info) else repr(info),
+        }
+    )
 
 
 def timing_worker(
@@ -246,16 +319,26 @@ def timing_worker(
         t_a.append(ta)
         t_b.append(tb)
         per.append((tb - ta) / (b - a))
-    emit_worker_record({"t_a": t_a, "t_b": t_b, "per_repeat": per, "a": a, "b": b,
-                        "info": info, "threadpools": threadpools()})
+    emit_worker_record(
+        {
+            "t_a": t_a,
+            "t_b": t_b,
+            "per_repeat": per,
+            "a": a,
+            "b": b,
+            "info": info,
+            "threadpools": threadpools(),
+        }
+    )
 
 
 class WorkerError(RuntimeError):
     """A worker process failed, printed no record, or ran past its timeout."""
 
 
-def run_worker(argv: Sequence[str], timeout: Optional[float] = None,
-               env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+def run_worker(
+    argv: Sequence[str], timeout: Optional[float] = None, env: Optional[Dict[str, str]] = None
+) -> Dict[str, Any]:
     """Runs ``[sys.executable, *argv]`` in a fresh process and returns the record it printed
     with :func:`emit_worker_record` (or :func:`memory_worker` / :func:`timing_worker`).
 
@@ -270,9 +353,14 @@ def run_worker(argv: Sequence[str], timeout: Optional[float] = None,
     if os.name == "posix" and os.path.exists("/bin/sh"):
         run_cmd = ["/bin/sh", "-c", '"$@"; exit $?', "sh", *cmd]
     # Own session (process group) so that a timeout can end the shell *and* the worker it forked.
-    proc = subprocess.Popen(run_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=None if env is None else {**os.environ, **env},
-                            start_new_session=os.name == "posix")
+    proc = subprocess.Popen(
+        run_cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=None if env is None else {**os.environ, **env},
+        start_new_session=os.name == "posix",
+    )
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -284,15 +372,16 @@ def run_worker(argv: Sequence[str], timeout: Optional[float] = None,
         raise WorkerError(f"timed out after {timeout:g} s: {' '.join(cmd)}") from None
     for line in reversed(stdout.splitlines()):
         if line.startswith(WORKER_MARKER):
-            return json.loads(line[len(WORKER_MARKER):])
+            return json.loads(line[len(WORKER_MARKER) :])
     raise WorkerError(
         f"worker failed (exit {proc.returncode}): {' '.join(cmd)}\n"
         f"stdout:\n{stdout[-2000:]}\nstderr:\n{stderr[-4000:]}"
     )
 
 
-def measure_peak_rss(argv: Sequence[str], timeout: Optional[float] = None,
-                     env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+def measure_peak_rss(
+    argv: Sequence[str], timeout: Optional[float] = None, env: Optional[Dict[str, str]] = None
+) -> Dict[str, Any]:
     """Runs a script that ends in :func:`memory_worker` in a fresh process (see
     :func:`run_worker`) and returns its record: ``delta_mb`` is the peak RSS of the measured
     call above the baseline after loading."""
@@ -300,7 +389,9 @@ def measure_peak_rss(argv: Sequence[str], timeout: Optional[float] = None,
 
 
 def subprocess_seconds_per_iteration(
-    argvs: Dict[str, Sequence[str]], repeats: int = 3, timeout: Optional[float] = None,
+    argvs: Dict[str, Sequence[str]],
+    repeats: int = 3,
+    timeout: Optional[float] = None,
     progress: Optional[Callable[[str], None]] = None,
 ) -> Dict[str, Dict[str, Any]]:
     """Seconds per iteration of several configurations, each repetition in a fresh process.
@@ -312,10 +403,12 @@ def subprocess_seconds_per_iteration(
     configuration whose worker fails or times out is not run again; its entry gets ``error``.
 
     Returns {name: {"s_per_iter": median, "per_repeat", "t_a", "t_b", "a", "b", "info" (of the
-    first repetition), "threadpools", "error"}}.
+    first repetition), "threadpools", "error", "other_cores" (per repetition: the CPU use of
+    other processes during it, see LoadMonitor)}}.
     """
     out: Dict[str, Dict[str, Any]] = {
-        name: {"t_a": [], "t_b": [], "per_repeat": [], "info": None, "error": None} for name in argvs
+        name: {"t_a": [], "t_b": [], "per_repeat": [], "info": None, "error": None}
+        for name in argvs
     }
     for r in range(max(1, repeats)):
         for name, argv in argvs.items():
@@ -324,7 +417,8 @@ def subprocess_seconds_per_iteration(
                 continue
             start = time.perf_counter()
             try:
-                rec = run_worker(argv, timeout=timeout)
+                with LoadMonitor() as load:
+                    rec = run_worker(argv, timeout=timeout)
             except WorkerError as exc:
                 o["error"] = str(exc)
                 if progress:
@@ -332,13 +426,19 @@ def subprocess_seconds_per_iteration(
                 continue
             for key in ("t_a", "t_b", "per_repeat"):
                 o[key].extend(rec[key])
+            o.setdefault("other_cores", []).append(load.result["other_cores"])
             o["a"], o["b"] = rec["a"], rec["b"]
             if o["info"] is None:
                 o["info"] = rec.get("info")
                 o["threadpools"] = rec.get("threadpools")
             if progress:
-                progress(f"repeat {r + 1}/{repeats}: {name} {rec['per_repeat'][0]:.4g} s/iter "
-                         f"(worker {time.perf_counter() - start:.1f} s)")
+                other = load.result["other_cores"]
+                progress(
+                    f"repeat {r + 1}/{repeats}: {name} {rec['per_repeat'][0]:.4g} s/iter "
+                    f"(worker {time.perf_counter() - start:.1f} s"
+                    + ("" if other is None else f", other load {other:.2f} cores")
+                    + ")"
+                )
     for o in out.values():
         o["s_per_iter"] = statistics.median(o["per_repeat"]) if o["per_repeat"] else None
     return out
@@ -365,8 +465,12 @@ def load_arrays(directory: os.PathLike, names: Sequence[str]) -> Dict[str, np.nd
 
 
 # --------------------------------------------------------------------------- output
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
-                 align: Optional[str] = None, title: Optional[str] = None) -> str:
+def format_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    align: Optional[str] = None,
+    title: Optional[str] = None,
+) -> str:
     """A plain-text table. ``align`` has one character per column, "l" or "r" (default: the
     first column left, the others right). Cells are converted with str(); None prints as "-"."""
     n = len(headers)
@@ -410,13 +514,22 @@ def threadpools() -> List[Dict[str, Any]]:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    keep = ("user_api", "internal_api", "num_threads", "version", "prefix", "filepath", "threading_layer",
-            "architecture")
+    keep = (
+        "user_api",
+        "internal_api",
+        "num_threads",
+        "version",
+        "prefix",
+        "filepath",
+        "threading_layer",
+        "architecture",
+    )
     return [{k: v for k, v in pool.items() if k in keep} for pool in threadpool_info()]
 
 
 def blas_threads_summary(pools: Optional[List[Dict[str, Any]]] = None) -> str:
-    """A one-line summary such as ``blas: openblas 0.3.27 (2 threads); openmp: libgomp (2 threads)``."""
+    """A one-line summary of the thread pools, such as
+    ``blas: openblas 0.3.27 [libopenblas.so] (2 threads); openmp: ...``."""
     pools = threadpools() if pools is None else pools
     if not pools:
         return "threadpoolctl not installed: thread pools unknown"
@@ -425,7 +538,9 @@ def blas_threads_summary(pools: Optional[List[Dict[str, Any]]] = None) -> str:
         name = p.get("internal_api", "?")
         version = p.get("version") or ""
         lib = Path(p.get("filepath", "")).name
-        parts.append(f"{p.get('user_api')}: {name} {version} [{lib}] ({p.get('num_threads')} threads)")
+        parts.append(
+            f"{p.get('user_api')}: {name} {version} [{lib}] ({p.get('num_threads')} threads)"
+        )
     return "; ".join(parts)
 
 
@@ -439,8 +554,11 @@ def environment(packages: Sequence[str] = ()) -> Dict[str, Any]:
         "processor": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "thread_env": {k: os.environ[k] for k in
-                       ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ},
+        "thread_env": {
+            k: os.environ[k]
+            for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+            if k in os.environ
+        },
         "packages": {},
         "threadpools": threadpools(),
     }
@@ -468,7 +586,9 @@ def timestamp() -> str:
     return _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def write_results(prefix: str, payload: Dict[str, Any], directory: os.PathLike = RESULTS_DIR) -> Path:
+def write_results(
+    prefix: str, payload: Dict[str, Any], directory: os.PathLike = RESULTS_DIR
+) -> Path:
     """Writes ``payload`` as ``<directory>/<prefix>-<timestamp>.json``; returns the path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

@@ -50,6 +50,8 @@ INIT_SEED = 7
 REG_COVAR = 1e-6  # both libraries' default, passed explicitly
 #: Per-repeat spread of s/iter, (max - min) / median, above which a table cell is marked "*".
 NOISY_SPREAD = 0.25
+#: Cores used by other processes during a timing run above which the output warns.
+BUSY_MACHINE = 0.2
 
 
 # --------------------------------------------------------------------------- data
@@ -109,8 +111,14 @@ def fit_sklearn(X, init, k, covariance_type, max_iter, blas_threads: Optional[in
 
     weights, means, covariances = init
     model = GaussianMixture(
-        n_components=k, covariance_type=covariance_type, tol=0.0, reg_covar=REG_COVAR,
-        max_iter=max_iter, n_init=1, weights_init=weights, means_init=means,
+        n_components=k,
+        covariance_type=covariance_type,
+        tol=0.0,
+        reg_covar=REG_COVAR,
+        max_iter=max_iter,
+        n_init=1,
+        weights_init=weights,
+        means_init=means,
         precisions_init=sklearn_precisions(covariances, covariance_type),
     )
     with warnings.catch_warnings():
@@ -131,9 +139,16 @@ def fit_emkit(X, init, k, covariance_type, max_iter, n_threads: Optional[int]):
 
     weights, means, covariances = init
     model = emkit.GaussianMixture(
-        n_components=k, covariance_type=covariance_type, tol=0.0, reg_covar=REG_COVAR,
-        max_iter=max_iter, n_init=1, weights_init=weights, means_init=means,
-        covariances_init=covariances, n_threads=n_threads,
+        n_components=k,
+        covariance_type=covariance_type,
+        tol=0.0,
+        reg_covar=REG_COVAR,
+        max_iter=max_iter,
+        n_init=1,
+        weights_init=weights,
+        means_init=means,
+        covariances_init=covariances,
+        n_threads=n_threads,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -177,12 +192,15 @@ def _inspect(args: argparse.Namespace, X: np.ndarray, model: Any) -> Dict[str, A
     n = X.shape[0]
     info: Dict[str, Any] = {"n_iter": int(model.n_iter_)}
     if args.library == "sklearn":
-        info["lower_bound"] = float(model.lower_bound_)  # mean loglik at the parameters before the last M-step
+        # lower_bound_: the mean log-likelihood at the parameters before the last M-step.
+        info["lower_bound"] = float(model.lower_bound_)
         if args.score:  # one more E-step: the mean loglik at the final parameters
             info["loglik_per_row"] = float(model.score(X))
         return info
     info["loglik_per_row"] = float(model.loglik_) / n
-    info["previous_loglik_per_row"] = float(model.loglik_history_[-2]) / n if model.n_iter_ else None
+    info["previous_loglik_per_row"] = (
+        float(model.loglik_history_[-2]) / n if model.n_iter_ else None
+    )
     secs = np.asarray(model.iteration_seconds_)
     info["internal_median_s_per_iter"] = float(np.median(secs)) if secs.size else None
     info["warnings"] = model._bench_warnings
@@ -197,7 +215,9 @@ def time_worker_main(args: argparse.Namespace) -> None:
         # Warm-up: one iteration on a slice loads the code paths and starts the thread pools.
         warmup=lambda L: _worker_fit(args, L[0][: min(len(L[0]), 5000)], L[1], 1),
         fit=lambda L, it: _worker_fit(args, L[0], L[1], it),
-        a=a, b=b, repeats=args.worker_repeats,
+        a=a,
+        b=b,
+        repeats=args.worker_repeats,
         inspect=lambda L, model: _inspect(args, L[0], model),
     )
 
@@ -209,14 +229,28 @@ def memory_worker_main(args: argparse.Namespace) -> None:
     C.memory_worker(lambda: _load(args), run)
 
 
-def _worker_argv(kind: str, library: str, data_dir: str, k: int, covariance_type: str,
-                 extra: List[str]) -> List[str]:
-    return [__file__, kind, "--library", library, "--data-dir", data_dir, "--k", str(k),
-            "--covariance-type", covariance_type, *extra]
+def _worker_argv(
+    kind: str, library: str, data_dir: str, k: int, covariance_type: str, extra: List[str]
+) -> List[str]:
+    return [
+        __file__,
+        kind,
+        "--library",
+        library,
+        "--data-dir",
+        data_dir,
+        "--k",
+        str(k),
+        "--covariance-type",
+        covariance_type,
+        *extra,
+    ]
 
 
 # --------------------------------------------------------------------------- one workload
-def run_workload(name: str, n: int, d: int, k: int, covariance_type: str, args, configs) -> Dict[str, Any]:
+def run_workload(
+    name: str, n: int, d: int, k: int, covariance_type: str, args, configs
+) -> Dict[str, Any]:
     log = lambda msg: print(f"[{name}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
     log(f"generating {n} x {d} data, k={k}, {covariance_type}")
     X = make_blobs(n, d, k, covariance_type)
@@ -228,19 +262,26 @@ def run_workload(name: str, n: int, d: int, k: int, covariance_type: str, args, 
         C.save_arrays(tmp, X=X, weights=init[0], means=init[1], covariances=init[2])
         del X
         argvs = {}
-        scored = False
+        # sklearn's final log-likelihood (one more E-step) is needed once: preferably from a
+        # configuration with limited BLAS threads (the quicker one where threaded BLAS is slow).
+        sk_configs = [c for c in configs if c["library"] == "sklearn"]
+        limited = [c for c in sk_configs if c["blas_threads"] != "default"]
+        scored_key = (limited or sk_configs or [{"key": None}])[0]["key"]
         for cfg in configs:
             extra = ["--iters", str(a), str(b), "--worker-repeats", "1"]
             if cfg["library"] == "sklearn":
                 extra += ["--blas-threads", cfg["blas_threads"]]
-                if not scored:  # sklearn's final log-likelihood: once is enough
+                if cfg["key"] == scored_key:
                     extra.append("--score")
-                    scored = True
             else:
                 extra += ["--n-threads", cfg["n_threads"]]
-            argvs[cfg["key"]] = _worker_argv("--time-worker", cfg["library"], tmp, k, covariance_type, extra)
+            argvs[cfg["key"]] = _worker_argv(
+                "--time-worker", cfg["library"], tmp, k, covariance_type, extra
+            )
         log(f"timing max_iter={a} and {b}, {args.repeats} repeats, each in a fresh process")
-        timing = C.subprocess_seconds_per_iteration(argvs, args.repeats, timeout=args.timeout, progress=log)
+        timing = C.subprocess_seconds_per_iteration(
+            argvs, args.repeats, timeout=args.timeout, progress=log
+        )
 
         memory = {}
         if not args.no_memory:
@@ -248,9 +289,21 @@ def run_workload(name: str, n: int, d: int, k: int, covariance_type: str, args, 
                 if not any(c["library"] == library for c in configs):
                     continue
                 log(f"peak memory of {library} (fresh process, max_iter={args.memory_iters})")
-                argv = _worker_argv("--memory-worker", library, tmp, k, covariance_type,
-                                    ["--max-iter", str(args.memory_iters), "--blas-threads", "default",
-                                     "--n-threads", "all"])
+                argv = _worker_argv(
+                    "--memory-worker",
+                    library,
+                    tmp,
+                    k,
+                    covariance_type,
+                    [
+                        "--max-iter",
+                        str(args.memory_iters),
+                        "--blas-threads",
+                        "default",
+                        "--n-threads",
+                        "all",
+                    ],
+                )
                 try:
                     memory[library] = C.measure_peak_rss(argv, timeout=args.timeout)
                 except C.WorkerError as exc:  # report, keep going
@@ -263,26 +316,43 @@ def run_workload(name: str, n: int, d: int, k: int, covariance_type: str, args, 
     def info(key):
         return (timing.get(key) or {}).get("info") or {}
 
-    sk_key = next((c["key"] for c in configs if c["library"] == "sklearn" and info(c["key"]).get("loglik_per_row") is not None), None)
+    sk_key = next(
+        (
+            c["key"]
+            for c in configs
+            if c["library"] == "sklearn" and info(c["key"]).get("loglik_per_row") is not None
+        ),
+        None,
+    )
     em_keys = [c["key"] for c in configs if c["library"] == "emkit" and info(c["key"])]
     em_key = "emkit-all" if "emkit-all" in em_keys else (em_keys[0] if em_keys else None)
     checks: Dict[str, Any] = {
         "sklearn_loglik_per_row": info(sk_key).get("loglik_per_row") if sk_key else None,
         "emkit_loglik_per_row": info(em_key).get("loglik_per_row") if em_key else None,
-        "iterations": info(em_key).get("n_iter") if em_key else (info(sk_key).get("n_iter") if sk_key else None),
+        "iterations": info(em_key).get("n_iter")
+        if em_key
+        else (info(sk_key).get("n_iter") if sk_key else None),
     }
     ll_sk, ll_em = checks["sklearn_loglik_per_row"], checks["emkit_loglik_per_row"]
-    checks["final_rel_diff"] = abs(ll_sk - ll_em) / abs(ll_em) if ll_sk is not None and ll_em is not None else None
+    checks["final_rel_diff"] = (
+        abs(ll_sk - ll_em) / abs(ll_em) if ll_sk is not None and ll_em is not None else None
+    )
     if sk_key and em_key and info(em_key).get("previous_loglik_per_row") is not None:
         prev = info(em_key)["previous_loglik_per_row"]
         checks["lower_bound_rel_diff"] = abs(info(sk_key)["lower_bound"] - prev) / abs(prev)
     digests = {info(key).get("digest") for key in em_keys}
     checks["emkit_threads_identical"] = (len(digests) == 1) if len(em_keys) >= 2 else None
     checks["n_iter"] = {key: info(key).get("n_iter") for key in timing}
-    checks["emkit_warnings"] = {key: info(key).get("warnings") for key in em_keys if info(key).get("warnings")}
+    checks["emkit_warnings"] = {
+        key: info(key).get("warnings") for key in em_keys if info(key).get("warnings")
+    }
 
     return {
-        "name": name, "n": n, "d": d, "k": k, "covariance_type": covariance_type,
+        "name": name,
+        "n": n,
+        "d": d,
+        "k": k,
+        "covariance_type": covariance_type,
         "data_mb": data_mb,
         "timing": timing,
         "checks": checks,
@@ -306,14 +376,25 @@ def s_cell(timing: Dict[str, Any], key: str) -> Optional[str]:
     return cell
 
 
+def other_load(timing: Dict[str, Any]) -> Optional[float]:
+    values = [x for t in timing.values() for x in (t.get("other_cores") or []) if x is not None]
+    return max(values) if values else None
+
+
 def ratio(timing, num: str, den: str) -> Optional[float]:
     x = (timing.get(num) or {}).get("s_per_iter")
     y = (timing.get(den) or {}).get("s_per_iter")
     return x / y if x is not None and y is not None and y > 0 else None
 
 
-def report(results: List[Dict[str, Any]], configs, n_threads_all: int, blas_default: str,
-           repeats: int, iters) -> str:
+def report(
+    results: List[Dict[str, Any]],
+    configs,
+    n_threads_all: int,
+    blas_default: str,
+    repeats: int,
+    iters,
+) -> str:
     keys = [c["key"] for c in configs]
     labels = {c["key"]: c["label"] for c in configs}
     headers = ["workload", "n x d", "k", "cov"] + [labels[k] for k in keys]
@@ -326,87 +407,176 @@ def report(results: List[Dict[str, Any]], configs, n_threads_all: int, blas_defa
         ratio_cols.append((f"sk(1)/em({n_threads_all})", "sklearn-blas1", "emkit-all"))
     if "emkit-1" in keys and "emkit-all" in keys:
         ratio_cols.append(("em speed-up", "emkit-1", "emkit-all"))
-    headers += [c[0] for c in ratio_cols]
+    headers += [c[0] for c in ratio_cols] + ["other load"]
     rows = []
     for r in results:
         t = r["timing"]
         row = [r["name"], f"{r['n']:g} x {r['d']}", r["k"], r["covariance_type"]]
         row += [s_cell(t, key) for key in keys]
         row += [C.fmt(ratio(t, num, den), ".2f") for _, num, den in ratio_cols]
+        row.append(C.fmt(other_load(t), ".2f"))
         rows.append(row)
     a, b = iters
-    out = [C.format_table(headers, rows, title=(
-        f"Seconds per EM iteration ((t[max_iter={b}] - t[max_iter={a}]) / {b - a}, median of "
-        f"{repeats} repeats, each in a fresh process; lower is better)"))]
+    out = [
+        C.format_table(
+            headers,
+            rows,
+            title=(
+                f"Seconds per EM iteration ((t[max_iter={b}] - t[max_iter={a}]) / {b - a}, "
+                "median of "
+                f"{repeats} repeats, each in a fresh process; lower is better)"
+            ),
+        )
+    ]
     notes = [f"  * per-repeat spread (max - min) above {NOISY_SPREAD:.0%} of the median: noisy"]
     if any((r["timing"].get(k) or {}).get("error") for r in results for k in keys):
-        notes.append("  ! some repeats failed or timed out (see the JSON); timeout/failed: none finished")
+        notes.append(
+            "  ! some repeats failed or timed out (see the JSON); timeout/failed: none finished"
+        )
     if any(c["library"] == "sklearn" for c in configs):
-        notes.append(f"  sklearn = scikit-learn with its default BLAS threads ({blas_default}); "
-                     "sklearn BLAS=1: BLAS limited to 1 thread (threadpoolctl)")
-    notes.append("  sk/em = sklearn s/iter divided by emkit s/iter (> 1: emkit faster); "
-                 "em speed-up = emkit(1 thread) / emkit(all threads)")
+        notes.append(
+            f"  sklearn = scikit-learn with its default BLAS threads ({blas_default}); "
+            "sklearn BLAS=1: BLAS limited to 1 thread (threadpoolctl)"
+        )
+    notes.append(
+        "  sk/em = sklearn s/iter divided by emkit s/iter (> 1: emkit faster); "
+        "em speed-up = emkit(1 thread) / emkit(all threads)"
+    )
+    notes.append(
+        "  other load = the most cores that other processes kept busy during any timing "
+        "run of the workload (0 on a quiet machine)"
+    )
+    loaded = [r["name"] for r in results if (other_load(r["timing"]) or 0.0) > BUSY_MACHINE]
+    if loaded:
+        notes.append(
+            f"  WARNING: other processes used more than {BUSY_MACHINE} cores while timing "
+            f"{', '.join(loaded)}: those times are inflated and noisy (threaded ones most)"
+        )
     out.extend(notes)
 
-    headers2 = ["workload", "iters", "loglik/row sklearn", "loglik/row emkit", "rel. diff",
-                "emkit 1 = all thr", "data MB", "peak MB sklearn", "peak MB emkit"]
+    headers2 = [
+        "workload",
+        "iters",
+        "loglik/row sklearn",
+        "loglik/row emkit",
+        "rel. diff",
+        "emkit 1 = all thr",
+        "data MB",
+        "peak MB sklearn",
+        "peak MB emkit",
+    ]
     rows2 = []
     for r in results:
         ch = r["checks"]
         ident = ch["emkit_threads_identical"]
         mem = r["memory"]
 
-        def mb(lib):
+        def mb(lib, mem=mem):
             m = mem.get(lib)
             if not m:
                 return None
             return "error" if "error" in m else f"{m['delta_mb']:.1f}"
 
-        rows2.append([
-            r["name"], ch["iterations"], C.fmt(ch["sklearn_loglik_per_row"], ".10g"),
-            C.fmt(ch["emkit_loglik_per_row"], ".10g"), C.fmt(ch["final_rel_diff"], ".1e"),
-            None if ident is None else ("yes" if ident else "NO"),
-            f"{r['data_mb']:.1f}", mb("sklearn"), mb("emkit"),
-        ])
+        rows2.append(
+            [
+                r["name"],
+                ch["iterations"],
+                C.fmt(ch["sklearn_loglik_per_row"], ".10g"),
+                C.fmt(ch["emkit_loglik_per_row"], ".10g"),
+                C.fmt(ch["final_rel_diff"], ".1e"),
+                None if ident is None else ("yes" if ident else "NO"),
+                f"{r['data_mb']:.1f}",
+                mb("sklearn"),
+                mb("emkit"),
+            ]
+        )
     out.append("")
-    out.append(C.format_table(headers2, rows2, title=(
-        "Correctness and memory (mean log-likelihood per row after the same iterations from the "
-        "same start; peak RSS of one fit above the loaded data, fresh process, MB)")))
-    warn_lines = sorted({f"  {r['name']} {key}: {w}" for r in results
-                         for key, ws in r["checks"]["emkit_warnings"].items() for w in ws})
+    out.append(
+        C.format_table(
+            headers2,
+            rows2,
+            title=(
+                "Correctness and memory (mean log-likelihood per row after the same iterations "
+                "from the "
+                "same start; peak RSS of one fit above the loaded data, fresh process, MB)"
+            ),
+        )
+    )
+    warn_lines = sorted(
+        {
+            f"  {r['name']} {key}: {w}"
+            for r in results
+            for key, ws in r["checks"]["emkit_warnings"].items()
+            for w in ws
+        }
+    )
     if warn_lines:
         out.append("emkit warnings during the fits:")
         out.extend(warn_lines)
-    bad_iters = [f"{r['name']} {key}: {it}" for r in results for key, it in r["checks"]["n_iter"].items()
-                 if it is not None and it != b]
+    bad_iters = [
+        f"{r['name']} {key}: {it}"
+        for r in results
+        for key, it in r["checks"]["n_iter"].items()
+        if it is not None and it != b
+    ]
     if bad_iters:
-        out.append(f"WARNING: fits with max_iter={b} that did not run {b} iterations: {', '.join(bad_iters)}")
+        out.append(
+            f"WARNING: fits with max_iter={b} that did not run {b} iterations: "
+            + ", ".join(bad_iters)
+        )
     return "\n".join(out)
 
 
 # --------------------------------------------------------------------------- main
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="divide every n by 10 (smoke run)")
-    p.add_argument("--workloads", nargs="+", metavar="NAME",
-                   help=f"subset of {', '.join(WORKLOADS)} (comma- or space-separated; default: all)")
+    p.add_argument(
+        "--workloads",
+        nargs="+",
+        metavar="NAME",
+        help=f"subset of {', '.join(WORKLOADS)} (comma- or space-separated; default: all)",
+    )
     p.add_argument("--repeats", type=int, default=3, help="repetitions per measurement (default 3)")
-    p.add_argument("--iters", type=int, nargs=2, default=(2, 7), metavar=("A", "B"),
-                   help="the two max_iter values whose time difference gives s/iter (default 2 7)")
-    p.add_argument("--sklearn-blas", default="default,1", metavar="LIST",
-                   help="scikit-learn BLAS thread settings to time: 'default' (no limit) and/or a "
-                        "thread count (threadpoolctl limit); comma-separated, 'none' to skip "
-                        "scikit-learn (default: default,1)")
+    p.add_argument(
+        "--iters",
+        type=int,
+        nargs=2,
+        default=(2, 7),
+        metavar=("A", "B"),
+        help="the two max_iter values whose time difference gives s/iter (default 2 7)",
+    )
+    p.add_argument(
+        "--sklearn-blas",
+        default="default,1",
+        metavar="LIST",
+        help="scikit-learn BLAS thread settings to time: 'default' (no limit) and/or a "
+        "thread count (threadpoolctl limit); comma-separated, 'none' to skip "
+        "scikit-learn (default: default,1)",
+    )
     p.add_argument("--no-emkit-1", action="store_true", help="skip emkit with n_threads=1")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
-    p.add_argument("--memory-iters", type=int, default=2,
-                   help="max_iter of the fit whose peak memory is measured (default 2)")
-    p.add_argument("--timeout", type=float, default=1800.0,
-                   help="seconds after which one worker process (one repetition of one "
-                        "configuration) is stopped and the configuration dropped (default 1800)")
-    p.add_argument("--output", type=Path, default=C.RESULTS_DIR,
-                   help="directory of the JSON results (default bench/results)")
+    p.add_argument(
+        "--memory-iters",
+        type=int,
+        default=2,
+        help="max_iter of the fit whose peak memory is measured (default 2)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        help="seconds after which one worker process (one repetition of one "
+        "configuration) is stopped and the configuration dropped (default 1800)",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=C.RESULTS_DIR,
+        help="directory of the JSON results (default bench/results)",
+    )
     # Internal: the worker processes.
     p.add_argument("--time-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--memory-worker", action="store_true", help=argparse.SUPPRESS)
@@ -461,8 +631,11 @@ def main(argv=None) -> int:
             import scipy.linalg  # noqa: F401  (loads scipy's BLAS too, so threadpoolctl sees it)
             import sklearn.mixture  # noqa: F401
         except ImportError:
-            print("scikit-learn is not installed: pip install scikit-learn threadpoolctl "
-                  "(or pass --sklearn-blas none)", file=sys.stderr)
+            print(
+                "scikit-learn is not installed: pip install scikit-learn threadpoolctl "
+                "(or pass --sklearn-blas none)",
+                file=sys.stderr,
+            )
             return 2
     env = C.environment(["emkit", "sklearn", "scipy", "threadpoolctl"])
     try:
@@ -473,36 +646,86 @@ def main(argv=None) -> int:
     env["emkit_openmp"] = openmp
     env["emkit_max_threads"] = n_threads_all
     blas_pools = [p for p in env["threadpools"] if p.get("user_api") == "blas"]
-    blas_default = (" / ".join(sorted({str(p["num_threads"]) for p in blas_pools})) + " threads"
-                    if blas_pools else "unknown: threadpoolctl not installed")
-    if any(s != "default" for s in args.sklearn_blas) and env["packages"].get("threadpoolctl") is None:
-        print("threadpoolctl is not installed: timing scikit-learn with its default BLAS threads only",
-              file=sys.stderr)
+    blas_default = (
+        " / ".join(sorted({str(p["num_threads"]) for p in blas_pools})) + " threads"
+        if blas_pools
+        else "unknown: threadpoolctl not installed"
+    )
+    if (
+        any(s != "default" for s in args.sklearn_blas)
+        and env["packages"].get("threadpoolctl") is None
+    ):
+        print(
+            "threadpoolctl is not installed: "
+            "timing scikit-learn with its default BLAS threads only",
+            file=sys.stderr,
+        )
         args.sklearn_blas = [s for s in args.sklearn_blas if s == "default"]
 
     configs = []
     for s in args.sklearn_blas:
         if s == "default":
-            configs.append({"key": "sklearn", "library": "sklearn", "blas_threads": "default",
-                            "label": "sklearn"})
+            configs.append(
+                {
+                    "key": "sklearn",
+                    "library": "sklearn",
+                    "blas_threads": "default",
+                    "label": "sklearn",
+                }
+            )
         else:
-            configs.append({"key": f"sklearn-blas{s}", "library": "sklearn", "blas_threads": s,
-                            "label": f"sklearn BLAS={s}"})
+            configs.append(
+                {
+                    "key": f"sklearn-blas{s}",
+                    "library": "sklearn",
+                    "blas_threads": s,
+                    "label": f"sklearn BLAS={s}",
+                }
+            )
     if not args.no_emkit_1:
-        configs.append({"key": "emkit-1", "library": "emkit", "n_threads": "1", "label": "emkit 1 thr"})
-    configs.append({"key": "emkit-all", "library": "emkit", "n_threads": "all",
-                    "label": f"emkit {n_threads_all} thr"})
+        configs.append(
+            {"key": "emkit-1", "library": "emkit", "n_threads": "1", "label": "emkit 1 thr"}
+        )
+    configs.append(
+        {
+            "key": "emkit-all",
+            "library": "emkit",
+            "n_threads": "all",
+            "label": f"emkit {n_threads_all} thr",
+        }
+    )
 
     pk = env["packages"]
-    print(f"emkit {pk.get('emkit')} (OpenMP {'on' if openmp else 'off'}, {n_threads_all} threads), "
-          f"scikit-learn {pk.get('sklearn')}, numpy {pk.get('numpy')}, scipy {pk.get('scipy')}, "
-          f"threadpoolctl {pk.get('threadpoolctl')}, Python {env['python']}")
+    print(
+        f"emkit {pk.get('emkit')} (OpenMP {'on' if openmp else 'off'}, {n_threads_all} threads), "
+        f"scikit-learn {pk.get('sklearn')}, numpy {pk.get('numpy')}, scipy {pk.get('scipy')}, "
+        f"threadpoolctl {pk.get('threadpoolctl')}, Python {env['python']}"
+    )
     print(f"CPU: {env['processor']}, {env['cpu_count']} logical cores")
-    print(f"thread pools (threadpoolctl.threadpool_info): {C.blas_threads_summary(env['threadpools'])}")
+    print(
+        "thread pools (threadpoolctl.threadpool_info): "
+        + C.blas_threads_summary(env["threadpools"])
+    )
     if env["thread_env"]:
         print(f"thread environment: {env['thread_env']}")
-    print(f"float64, tol=0, reg_covar={REG_COVAR:g}; s/iter from max_iter={args.iters[0]} and "
-          f"{args.iters[1]}; {args.repeats} repeats{'; --quick: n / 10' if args.quick else ''}")
+    load = C.machine_load()
+    env["load_at_start"] = load
+    if load.get("other_cores") is not None:
+        print(
+            "machine load at start: load average "
+            + ", ".join(f"{x:.2f}" for x in load["loadavg"])
+            + "; "
+            f"other processes busy on {load['other_cores']:.2f} cores"
+            + (
+                " -- NOT QUIET: times will be inflated"
+                if load["other_cores"] > BUSY_MACHINE
+                else ""
+            )
+        )
+    print(
+        f"float64, tol=0, reg_covar={REG_COVAR:g}; s/iter from max_iter={args.iters[0]} and "
+        f"{args.iters[1]}; {args.repeats} repeats{'; --quick: n / 10' if args.quick else ''}"
+    )
     print(flush=True)
 
     results = []

@@ -36,4 +36,5 @@ PYBIND11_MODULE(_core, m) {
         "Weighted greedy k-means++ seeding and Lloyd iterations: (centers, labels, inertia).");
   bind_gaussian(m);
   bind_categorical(m);
+  bind_product(m);
 }

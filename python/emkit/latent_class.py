@@ -32,6 +32,14 @@ class LatentClass(BaseEstimator):
     n_classes : int
     n_categories : list of int, optional
         Number of categories of each item, for integer-coded input (default: max code + 1).
+    measurement : None, str, list or dict
+        The family of each column (StepMix's mixed measurement model): "categorical",
+        "gaussian" (a normal item with its own mean and variance per class) or "poisson"
+        (counts). A single string applies to every column; a dict maps column names (or
+        indices) to families, unlisted columns being categorical. Default: all categorical.
+        Missing values (NaN, negative codes) are integrated out in every family.
+    reg_covar : float
+        Added to the variance of every continuous item after each M-step.
     missing : {"fiml", "drop"}
         "fiml" integrates missing items out (full-information ML, poLCA's ``na.rm=FALSE``);
         "drop" drops incomplete rows.
@@ -64,6 +72,7 @@ class LatentClass(BaseEstimator):
         n_classes: int = 2,
         *,
         n_categories: Optional[List[int]] = None,
+        measurement: Any = None,
         missing: str = "fiml",
         tol: float = 1e-10,
         max_iter: int = 1000,
@@ -74,12 +83,14 @@ class LatentClass(BaseEstimator):
         prior: Any = None,
         sort_classes: Optional[str] = None,
         fit_intercept: bool = True,
+        reg_covar: float = 1e-6,
         random_state: Any = None,
         n_threads: Optional[int] = None,
         verbose: int = 0,
     ):
         self.n_classes = n_classes
         self.n_categories = n_categories
+        self.measurement = measurement
         self.missing = missing
         self.tol = tol
         self.max_iter = max_iter
@@ -90,6 +101,7 @@ class LatentClass(BaseEstimator):
         self.prior = prior
         self.sort_classes = sort_classes
         self.fit_intercept = fit_intercept
+        self.reg_covar = reg_covar
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -205,6 +217,12 @@ class LatentClass(BaseEstimator):
         """Fits the model (best of ``n_init`` runs); frequency weights allowed; with
         ``covariates`` (n × q), class membership is a multinomial logit in them. Returns self."""
         p = self._check_params()
+        kinds = self._measurement_kinds(X)
+        self._mixed = None
+        if any(k != "categorical" for k in kinds):
+            if covariates is not None:
+                raise ValueError("covariates: not available with continuous or count indicators yet")
+            return self._fit_mixed(X, sample_weight, kinds, p)
         codes, weights, encoding, Z = self._prepare(X, sample_weight, covariates, p)
         K = p["n_classes"]
         R = encoding.n_categories
@@ -268,6 +286,195 @@ class LatentClass(BaseEstimator):
             self.reorder(np.argsort(-self._weights, kind="stable"))
         return self
 
+    # ------------------------------------------------------------------ mixed indicators
+    def _measurement_kinds(self, X: Any) -> List[str]:
+        """The family of every column of X from ``measurement``."""
+        if is_dataframe(X):
+            names = [str(c) for c in X.columns]
+        else:
+            shape = np.shape(X)
+            if len(shape) != 2:
+                raise ValueError(f"X: expected a 2-D array of category codes, got {len(shape)}-D")
+            names = [str(j) for j in range(shape[1])]
+        families = ("categorical", "gaussian", "poisson")
+        m = self.measurement
+        if m is None:
+            return ["categorical"] * len(names)
+        if isinstance(m, str):
+            check_choice(m, "measurement", families)
+            return [m] * len(names)
+        if isinstance(m, dict):
+            kinds = ["categorical"] * len(names)
+            for key, kind in m.items():
+                name = str(key)
+                if name not in names:
+                    raise ValueError(f"measurement: column {key!r} is not in X")
+                kinds[names.index(name)] = check_choice(kind, f"measurement[{key!r}]", families)
+            return kinds
+        if isinstance(m, (list, tuple)):
+            if len(m) != len(names):
+                raise ValueError(f"measurement: expected {len(names)} entries (one per column), got {len(m)}")
+            return [check_choice(k, f"measurement[{j}]", families) for j, k in enumerate(m)]
+        raise TypeError(f"measurement: expected None, a string, a list or a dict, got {type(m).__name__}")
+
+    def _mixed_matrix(self, X: Any, fit: bool, kinds: Optional[List[str]] = None):
+        """[categorical codes | continuous | counts] as one float array (NaN = missing)."""
+        if fit:
+            groups = {k: [j for j, kind in enumerate(kinds) if kind == k] for k in ("categorical", "gaussian", "poisson")}
+        else:
+            groups = self._mixed["groups"]
+        df = is_dataframe(X)
+        n_cols = len(X.columns) if df else np.shape(X)[1]
+        expected = sum(len(v) for v in groups.values())
+        if n_cols != expected:
+            raise ValueError(f"X: expected {expected} columns (as in fit), got {n_cols}")
+
+        def take(cols):
+            if df:
+                return X.iloc[:, cols]
+            return np.asarray(X)[:, cols]
+
+        cat_cols = groups["categorical"]
+        if cat_cols:
+            if fit:
+                codes, encoding = encode_fit(take(cat_cols), None if self.n_categories is None else
+                                             [self.n_categories[j] for j in cat_cols])
+                if not df:
+                    encoding.item_names = [f"item{c}" for c in cat_cols]
+            else:
+                codes, encoding = encode_new(take(cat_cols), self.encoding_), self.encoding_
+        else:
+            n = len(X) if df else np.shape(X)[0]
+            codes = np.empty((n, 0), dtype=np.int32)
+            from ._categorical import CategoricalEncoding
+
+            encoding = CategoricalEncoding([], [], labelled=df)
+        parts = [np.where(codes < 0, np.nan, codes.astype(np.float64))]
+        for kind in ("gaussian", "poisson"):
+            cols = groups[kind]
+            values = take(cols)
+            if df:
+                bad = [str(c) for c, t in zip(values.columns, values.dtypes) if getattr(t, "kind", "O") not in "fiub"]
+                if bad:
+                    raise TypeError(f"X: {kind} columns must be numeric; {bad} are not")
+                values = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            values = np.asarray(values, dtype=np.float64).reshape(codes.shape[0], len(cols))
+            if np.isinf(values).any():
+                raise ValueError(f"X: {kind} columns must be finite (NaN = missing)")
+            if kind == "poisson":
+                finite = values[~np.isnan(values)]
+                if (finite < 0).any() or (finite != np.round(finite)).any():
+                    raise ValueError("X: poisson columns must hold nonnegative integer counts")
+            if fit:
+                for j, c in enumerate(cols):
+                    if np.isnan(values[:, j]).all():
+                        raise ValueError(f"X: item {c!r} is entirely missing")
+            parts.append(values)
+        return np.ascontiguousarray(np.concatenate(parts, axis=1)), encoding, groups
+
+    def _mixed_model(self, weights, probs, means, variances, rates):
+        prior = self.prior_
+        return _core.MixedLatentClassModel(
+            weights, probs if probs.shape[1] else None, self.encoding_.n_categories, means, variances, rates,
+            None if prior is None else prior["item_concentration"],
+            1.0 if prior is None else prior["weight_concentration"], bool(self.fixed_weights),
+            check_float(self.reg_covar, "reg_covar", 0.0),
+        )
+
+    def _fit_mixed(self, X: Any, sample_weight: Any, kinds: List[str], p: Dict[str, Any]) -> "LatentClass":
+        X_all, encoding, groups = self._mixed_matrix(X, fit=True, kinds=kinds)
+        n = X_all.shape[0]
+        w = check_sample_weight(sample_weight, n)
+        weights = w if w.size else np.ones(n)
+        if p["missing"] == "drop":
+            keep = ~np.isnan(X_all).any(axis=1)
+            if not keep.any():
+                raise ValueError("X: missing='drop' leaves no complete row")
+            X_all, weights = np.ascontiguousarray(X_all[keep]), weights[keep]
+        K = p["n_classes"]
+        if int((weights > 0).sum()) < K:
+            raise ValueError(f"X: expected at least n_classes={K} rows with positive weight")
+        R = encoding.n_categories
+        qc, qn = len(R), len(groups["gaussian"])
+        weights_init, probs_init = self._check_inits(K, R) if R else (self._check_inits(K, [])[0], None)
+        self.encoding_ = encoding
+        self.prior_ = p["prior"]
+        self._mixed = {"groups": groups, "normal": groups["gaussian"], "poisson": groups["poisson"]}
+        cont = X_all[:, qc:]
+        col_mean = np.array([np.average(c[~np.isnan(c)], weights=weights[~np.isnan(c)]) for c in cont.T])
+        col_var = np.array([np.average((c[~np.isnan(c)] - m) ** 2, weights=weights[~np.isnan(c)])
+                            for c, m in zip(cont.T, col_mean)])
+        report = RestartReport()
+        best = None
+        for run, seed in enumerate(restart_seeds(self.random_state, p["n_init"])):
+            rng = np.random.default_rng(seed)
+            w0 = weights_init if weights_init is not None else np.full(K, 1.0 / K)
+            if probs_init is not None:
+                p0 = probs_init
+            elif R:
+                p0 = np.concatenate([rng.dirichlet(np.ones(r), size=K) for r in R], axis=1)
+            else:
+                p0 = np.zeros((K, 0))
+            # Continuous items start at the data mean moved by up to one standard deviation, with
+            # the data variance; counts at the data mean times a random factor in (0.5, 1.5).
+            sd = np.sqrt(np.maximum(col_var[:qn], 1e-12))
+            means0 = col_mean[:qn] + rng.uniform(-1, 1, size=(K, qn)) * sd
+            vars0 = np.tile(np.maximum(col_var[:qn], 1e-6), (K, 1))
+            rates0 = col_mean[qn:] * rng.uniform(0.5, 1.5, size=(K, len(groups["poisson"])))
+            model = self._mixed_model(w0, np.ascontiguousarray(p0), means0, vars0, rates0)
+            record = model.fit(X_all, weights, p["max_iter"], p["tol"], p["n_threads"], None)
+            objective = record["history"][-1]
+            report.runs.append(RestartRun(seed, objective, record["loglik"][-1], record["n_iter"], record["converged"]))
+            if best is None or objective > best[1]["history"][-1]:
+                best = (model, record)
+        model, record = best
+        report_monitor(record, type(self).__name__, p["tol"], p["max_iter"])
+        self._n_threads = p["n_threads"]
+        self._coef = None
+        self._weights = model.weights
+        self._probs_flat = model.probs if model.probs is not None else np.zeros((K, 0))
+        self._means, self._variances, self._rates = model.means, model.variances, model.rates
+        if self._means.shape[0] == 0:
+            self._means = self._variances = np.zeros((K, 0))
+        if self._rates.shape[0] == 0:
+            self._rates = np.zeros((K, 0))
+        self.converged_ = bool(record["converged"])
+        self.n_iter_ = int(record["n_iter"])
+        self.history_ = np.asarray(record["history"])
+        self.loglik_history_ = np.asarray(record["loglik"])
+        self.loglik_ = float(record["loglik"][-1])
+        self.restarts_ = report
+        self.n_features_in_ = X_all.shape[1]
+        self.measurement_ = kinds
+        self._mixed["train"] = X_all
+        codes = np.where(np.isnan(X_all[:, :qc]), -1, X_all[:, :qc]).astype(np.int32)
+        self._compute_statistics(codes, weights, None)
+        del self._mixed["train"]
+        if self.sort_classes == "size":
+            self.reorder(np.argsort(-self._weights, kind="stable"))
+        return self
+
+    def _mixed_attr(self, name: str) -> np.ndarray:
+        self._check_fitted()
+        if self._mixed is None:
+            raise AttributeError(f"{name}: the model has no continuous or count indicators")
+        return {"means_": self._means, "variances_": self._variances, "rates_": self._rates}[name]
+
+    @property
+    def means_(self) -> np.ndarray:
+        """Means of the continuous ("gaussian") items, classes × items."""
+        return self._mixed_attr("means_")
+
+    @property
+    def variances_(self) -> np.ndarray:
+        """Variances of the continuous items, classes × items."""
+        return self._mixed_attr("variances_")
+
+    @property
+    def rates_(self) -> np.ndarray:
+        """Rates of the count ("poisson") items, classes × items."""
+        return self._mixed_attr("rates_")
+
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None, covariates: Any = None) -> np.ndarray:
         return self.fit(X, sample_weight=sample_weight, covariates=covariates).predict(X, covariates=covariates)
 
@@ -320,6 +527,8 @@ class LatentClass(BaseEstimator):
     def _core_model(self):
         self._check_fitted()
         prior = self.prior_
+        if self._mixed is not None:
+            return self._mixed_model(self._weights, self._probs_flat, self._means, self._variances, self._rates)
         if self._coef is not None:
             return _core.LatentClassRegressionModel(
                 self._coef, self._probs_flat, self.encoding_.n_categories,
@@ -341,13 +550,17 @@ class LatentClass(BaseEstimator):
             raise ValueError(f"order: expected a permutation of 0..{K - 1}, got {order!r}")
         self._weights = self._weights[order]
         self._probs_flat = np.ascontiguousarray(self._probs_flat[order])
+        if getattr(self, "_mixed", None) is not None:
+            self._means, self._variances, self._rates = (
+                np.ascontiguousarray(a[order]) for a in (self._means, self._variances, self._rates)
+            )
         if self._coef is not None:
             # Re-express the logit with the new class 0 as the reference.
             coef = self._coef[:, order]
             self._coef = np.ascontiguousarray(coef - coef[:, :1])
             if hasattr(self, "_coef_se_full"):
                 del self._coef_se_full  # standard errors refer to the old reference class
-        for name in ("weights_se_", "_probs_se_flat"):
+        for name in ("weights_se_", "_probs_se_flat", "means_se_", "variances_se_", "rates_se_"):
             value = getattr(self, name, None)
             if value is not None:
                 setattr(self, name, value[order])
@@ -356,6 +569,10 @@ class LatentClass(BaseEstimator):
     # ------------------------------------------------------------------ inference
     def _posterior(self, X: Any, covariates: Any = None):
         self._check_fitted()
+        if self._mixed is not None:
+            if covariates is not None:
+                raise ValueError("covariates: the model was fitted without covariates")
+            return self._core_model().posterior(self._mixed_matrix(X, fit=False)[0], self._n_threads)
         codes = encode_new(X, self.encoding_)
         model = self._core_model()
         if self._coef is None:
@@ -393,8 +610,8 @@ class LatentClass(BaseEstimator):
     def sample(self, n_samples: int = 1):
         """(codes, classes) of ``n_samples`` simulated respondents (seeded by random_state)."""
         n_samples = check_int(n_samples, "n_samples", 1)
-        if self._coef is not None:
-            raise ValueError("sample: not available for a model with covariates")
+        if self._coef is not None or self._mixed is not None:
+            raise ValueError("sample: available for categorical indicators without covariates only")
         codes, labels = self._core_model().sample(n_samples, restart_seeds(self.random_state, 1)[0])
         return codes, labels.astype(np.intp)
 
@@ -403,7 +620,10 @@ class LatentClass(BaseEstimator):
         K = self._weights.shape[0]
         R = self.encoding_.n_categories
         model = self._core_model()
-        if Z is None:
+        if self._mixed is not None:
+            log_resp, log_prob = model.posterior(self._mixed["train"], self._n_threads)
+            n_class_par = 0 if self.fixed_weights else K - 1
+        elif Z is None:
             log_resp, log_prob = model.posterior(rows, self._n_threads)
             n_class_par = 0 if self.fixed_weights else K - 1
         else:
@@ -412,6 +632,8 @@ class LatentClass(BaseEstimator):
         h = np.exp(log_resp)
         N = float(counts.sum())
         npar = n_class_par + sum(K * (r - 1) for r in R)
+        if self._mixed is not None:
+            npar += K * (2 * len(self._mixed["normal"]) + len(self._mixed["poisson"]))
         ll = self.loglik_
         self.n_parameters_ = npar
         self.n_observations_ = N
@@ -425,8 +647,8 @@ class LatentClass(BaseEstimator):
             self.entropy_ = float(1 + (counts @ plogp.sum(axis=1)) / (N * math.log(K)))
         else:
             self.entropy_ = 1.0
-        self.df_ = int(min(N, np.prod(R, dtype=float) - 1) - npar)
-        if Z is None:
+        self.df_ = int(min(N, np.prod(R, dtype=float) - 1) - npar) if self._mixed is None else None
+        if Z is None and self._mixed is None:
             # Goodness of fit against the observed response patterns among complete rows
             # (poLCA): cells never observed contribute their expected count to Pearson's chi2.
             complete = (rows >= 0).all(axis=1)
@@ -439,8 +661,8 @@ class LatentClass(BaseEstimator):
                 np.sum((observed[seen] - expected[seen]) ** 2 / expected[seen]) + n_complete - expected[seen].sum()
             )
         else:
-            # With covariates the expected pattern frequencies depend on every row's covariates;
-            # the pattern statistics are not computed.
+            # With covariates the expected pattern frequencies depend on every row's covariates,
+            # and continuous items have no finite set of patterns: not computed.
             self.g_squared_ = None
             self.chi_squared_ = None
         self._standard_errors(rows, counts, h, Z)
@@ -479,12 +701,37 @@ class LatentClass(BaseEstimator):
                     for b in range(1, r):
                         J[a, b - 1] = rho[a] * ((a == b) - rho[b])
                 jac_blocks.append((("probs", j, k), J))
+        if self._mixed is not None:
+            X_all = self._mixed["train"]
+            qc = len(R)
+            for kind, start_col, loc, var in (
+                ("normal", qc, self._means, self._variances),
+                ("poisson", qc + len(self._mixed["normal"]), self._rates, None),
+            ):
+                for j in range(loc.shape[1]):
+                    x = X_all[:, start_col + j]
+                    obs = ~np.isnan(x)
+                    xf = np.where(obs, x, 0.0)
+                    for k in range(K):
+                        if kind == "normal":
+                            d = (xf - loc[k, j]) * obs
+                            score_blocks.append((h[:, k] * d / var[k, j])[:, None])
+                            jac_blocks.append((("means", j, k), np.eye(1)))
+                            score_blocks.append((h[:, k] * 0.5 * (d**2 / var[k, j] - 1) * obs)[:, None])
+                            jac_blocks.append((("variances", j, k), np.array([[var[k, j]]])))
+                        else:
+                            score_blocks.append((h[:, k] * (xf - loc[k, j]) * obs)[:, None])
+                            jac_blocks.append((("rates", j, k), np.array([[loc[k, j]]])))
         scores = np.concatenate(score_blocks, axis=1)
         info = (scores * counts[:, None]).T @ scores
         cov = _covariance_from_information(info)
         offset = 0
         self.weights_se_ = np.zeros(K)
         probs_se = np.zeros_like(self._probs_flat)
+        if self._mixed is not None:
+            self.means_se_ = np.zeros_like(self._means)
+            self.variances_se_ = np.zeros_like(self._means)
+            self.rates_se_ = np.zeros_like(self._rates)
         coef_se = np.zeros_like(self._coef) if self._coef is not None else None
         starts = np.concatenate([[0], np.cumsum(R)])
         for key, J in jac_blocks:
@@ -495,6 +742,8 @@ class LatentClass(BaseEstimator):
                 self.weights_se_ = se
             elif key[0] == "coef":
                 coef_se[:, key[1]] = se
+            elif key[0] in ("means", "variances", "rates"):
+                getattr(self, f"{key[0]}_se_")[key[2], key[1]] = se[0]
             else:
                 _, j, k = key
                 probs_se[k, starts[j] : starts[j + 1]] = se
@@ -568,6 +817,15 @@ class LatentClass(BaseEstimator):
             for k in range(K):
                 cells = "".join(f"{f'{p:.4f} ({s:.4f})':>{width}}" for p, s in zip(block[k], se[k]))
                 lines.append(f"  class {k:<2}" + cells)
+        if self._mixed is not None:
+            for label, values, ses, cols in (
+                ("mean", self._means, self.means_se_, self._mixed["normal"]),
+                ("variance", self._variances, self.variances_se_, self._mixed["normal"]),
+                ("rate", self._rates, self.rates_se_, self._mixed["poisson"]),
+            ):
+                for j, c in enumerate(cols):
+                    cells = "  ".join(f"class {k}: {values[k, j]:.4f} ({ses[k, j]:.4f})" for k in range(K))
+                    lines.append(f"column {c}: {label} (se)  {cells}")
         lines.append("fit statistics:")
         stats = [
             ("log-likelihood", self.loglik_), ("free parameters", self.n_parameters_),
@@ -577,7 +835,7 @@ class LatentClass(BaseEstimator):
         ]
         for name, value in stats:
             if value is None:
-                lines.append(f"  {name:<26} {'(not computed with covariates)':>14}")
+                lines.append(f"  {name:<26} {'(not computed)':>14}")
             elif isinstance(value, float):
                 lines.append(f"  {name:<26} {value:>14.4f}")
             else:

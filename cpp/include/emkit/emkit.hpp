@@ -5,6 +5,7 @@
 #include "em.hpp"
 #include "emissions/categorical.hpp"
 #include "emissions/gaussian.hpp"
+#include "emissions/product.hpp"
 #include "init.hpp"
 #include "parallel.hpp"
 #include "structures/contingency_table.hpp"
@@ -17,6 +18,7 @@ namespace emkit {
 using GaussianMixture = Mixture<Gaussian>;
 using LatentClassModel = Mixture<Categorical>;
 using LatentClassRegression = MixtureRegression<Categorical>;
+using MixedLatentClassModel = Mixture<Product>;
 
 // Fits a Gaussian mixture from k-means++ initial values: the shortest path for native
 // applications. X is n×d (NaN = missing is accepted; k-means++ runs on column-mean-imputed rows).
