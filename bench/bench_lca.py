@@ -51,6 +51,8 @@ DATA_SEED = 20240611
 INIT_SEED = 11
 #: Per-repeat spread of s/iter, (max - min) / median, above which a table cell is marked "*".
 NOISY_SPREAD = 0.25
+#: CPU cores kept busy by other processes above which the output warns (as bench_gmm.py).
+BUSY_MACHINE = 0.2
 
 
 # --------------------------------------------------------------------------- data
@@ -184,8 +186,8 @@ def _digest(*arrays) -> str:
     return h.hexdigest()
 
 
-def _inspect(args: argparse.Namespace, X: np.ndarray, model: Any) -> Dict[str, Any]:
-    """Facts about the model fitted with max_iter=b (outside the timed region)."""
+def _facts(args: argparse.Namespace, X: np.ndarray, model: Any) -> Dict[str, Any]:
+    """n_iter, mean log-likelihood per row at the final parameters and the parameters."""
     n = X.shape[0]
     info: Dict[str, Any] = {"n_iter": int(model.n_iter_)}
     if args.library == "stepmix":
@@ -207,6 +209,42 @@ def _inspect(args: argparse.Namespace, X: np.ndarray, model: Any) -> Dict[str, A
     return info
 
 
+def _core_timer(args: argparse.Namespace, X: np.ndarray, init, max_iter: int) -> Optional[Dict[str, Any]]:
+    """emkit's own per-iteration timer (the core's ``seconds`` record), from the same EM run
+    through the compiled core directly, without the estimator's pre- and post-processing.
+    Best effort: it uses emkit internals, and returns None if they differ from what it expects."""
+    try:
+        from emkit import _core
+        from emkit._categorical import compress_patterns
+
+        weights, probs = init
+        K, J, R = probs.shape
+        rows, counts, _ = compress_patterns(np.ascontiguousarray(X, dtype=np.int32), np.ones(X.shape[0]))
+        model = _core.LatentClassModel(weights, np.ascontiguousarray(probs.reshape(K, J * R)), [R] * J,
+                                       None, 1.0, False)
+        n_threads = 0 if args.n_threads == "all" else int(args.n_threads)
+        record = model.fit(rows, counts, max_iter, 0.0, n_threads, None)
+        secs = np.asarray(record["seconds"], dtype=float)
+        return {"median_s_per_iter": float(np.median(secs)), "n_iter": int(record["n_iter"]),
+                "loglik_per_row": float(record["loglik"][-1]) / X.shape[0]}
+    except Exception as exc:  # noqa: BLE001 - a cross-check only
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _inspect(args: argparse.Namespace, X: np.ndarray, init, model: Any) -> Dict[str, Any]:
+    """Facts about the model fitted with max_iter=b, and about a fit with max_iter=check_iters
+    (the iteration count at which the libraries are compared), outside the timed region."""
+    info = _facts(args, X, model)
+    b = args.iters[1]
+    if args.check_iters == b:
+        info["check"] = {k: info[k] for k in info if k not in ("warnings", "digest")}
+    else:
+        info["check"] = _facts(args, X, _worker_fit(args, X, init, args.check_iters))
+    if args.library == "emkit":
+        info["core_timer"] = _core_timer(args, X, init, b)
+    return info
+
+
 def time_worker_main(args: argparse.Namespace) -> None:
     a, b = args.iters
     C.timing_worker(
@@ -215,7 +253,7 @@ def time_worker_main(args: argparse.Namespace) -> None:
         warmup=lambda L: _worker_fit(args, L[0][: min(len(L[0]), 5000)], L[1], 1),
         fit=lambda L, it: _worker_fit(args, L[0], L[1], it),
         a=a, b=b, repeats=args.worker_repeats,
-        inspect=lambda L, model: _inspect(args, L[0], model),
+        inspect=lambda L, model: _inspect(args, L[0], L[1], model),
     )
 
 
@@ -226,7 +264,7 @@ def memory_worker_main(args: argparse.Namespace) -> None:
     C.memory_worker(lambda: _load(args), run)
 
 
-def _worker_argv(kind: str, cfg: Dict[str, str], data_dir: str, extra: List[str]) -> List[str]:
+def _worker_argv(kind: str, cfg: Dict[str, Any], data_dir: str, extra: List[str]) -> List[str]:
     argv = [__file__, kind, "--library", cfg["library"], "--data-dir", data_dir, *extra]
     if cfg["library"] == "stepmix":
         argv += ["--blas-threads", cfg["blas_threads"]]
@@ -243,14 +281,17 @@ def run_benchmark(n: int, J: int, R: int, K: int, args, configs) -> Dict[str, An
     init = initial_values(J, R, K)
     n_patterns = int(np.unique(X, axis=0).shape[0])
     data_mb = X.nbytes / 1e6
-    a, b = args.iters
     tmp = tempfile.mkdtemp(prefix="emkit-bench-lca-")
     try:
         C.save_arrays(tmp, X=X, weights=init[0], probs=init[1])
         del X
-        extra = ["--iters", str(a), str(b), "--worker-repeats", "1"]
-        argvs = {cfg["key"]: _worker_argv("--time-worker", cfg, tmp, extra) for cfg in configs}
-        log(f"timing max_iter={a} and {b}, {args.repeats} repeats, each in a fresh process")
+        argvs = {}
+        for cfg in configs:
+            a, b = cfg["iters"]
+            extra = ["--iters", str(a), str(b), "--worker-repeats", "1", "--check-iters", str(args.check_iters)]
+            argvs[cfg["key"]] = _worker_argv("--time-worker", cfg, tmp, extra)
+        log(f"timing max_iter=A and B (StepMix {args.stepmix_iters}, emkit {args.emkit_iters}), "
+            f"{args.repeats} repeats, each in a fresh process")
         timing = C.subprocess_seconds_per_iteration(argvs, args.repeats, timeout=args.timeout, progress=log)
 
         memory: Dict[str, Any] = {}
@@ -273,26 +314,32 @@ def run_benchmark(n: int, J: int, R: int, K: int, args, configs) -> Dict[str, An
     em_keys = [c["key"] for c in configs if c["library"] == "emkit" and info(c["key"])]
     sm_key = sm_keys[0] if sm_keys else None
     em_key = "emkit-all" if "emkit-all" in em_keys else (em_keys[0] if em_keys else None)
+    def check(key):
+        return info(key).get("check") or {}
+
     checks: Dict[str, Any] = {
-        "stepmix_loglik_per_row": info(sm_key).get("loglik_per_row") if sm_key else None,
-        "emkit_loglik_per_row": info(em_key).get("loglik_per_row") if em_key else None,
+        "check_iters": args.check_iters,
+        "stepmix_loglik_per_row": check(sm_key).get("loglik_per_row") if sm_key else None,
+        "emkit_loglik_per_row": check(em_key).get("loglik_per_row") if em_key else None,
         "n_iter": {key: info(key).get("n_iter") for key in timing},
+        "check_n_iter": {key: check(key).get("n_iter") for key in timing},
+        "expected_n_iter": {c["key"]: c["iters"][1] for c in configs},
     }
     ll_sm, ll_em = checks["stepmix_loglik_per_row"], checks["emkit_loglik_per_row"]
     checks["final_rel_diff"] = abs(ll_sm - ll_em) / abs(ll_em) if ll_sm is not None and ll_em is not None else None
     checks["lower_bound_rel_diff"] = None
     checks["max_abs_param_diff"] = None
     if sm_key and em_key:
-        prev = info(em_key).get("previous_loglik_per_row")
+        prev = check(em_key).get("previous_loglik_per_row")
         if prev is not None:
-            checks["lower_bound_rel_diff"] = abs(info(sm_key)["lower_bound"] - prev) / abs(prev)
+            checks["lower_bound_rel_diff"] = abs(check(sm_key)["lower_bound"] - prev) / abs(prev)
         checks["max_abs_param_diff"] = max(
-            float(np.max(np.abs(np.asarray(info(sm_key)["weights"]) - np.asarray(info(em_key)["weights"])))),
-            float(np.max(np.abs(np.asarray(info(sm_key)["probs"]) - np.asarray(info(em_key)["probs"])))),
+            float(np.max(np.abs(np.asarray(check(sm_key)["weights"]) - np.asarray(check(em_key)["weights"])))),
+            float(np.max(np.abs(np.asarray(check(sm_key)["probs"]) - np.asarray(check(em_key)["probs"])))),
         )
     if len(sm_keys) >= 2:
         checks["stepmix_blas_settings_max_abs_param_diff"] = float(np.max(np.abs(
-            np.asarray(info(sm_keys[0])["probs"]) - np.asarray(info(sm_keys[1])["probs"]))))
+            np.asarray(check(sm_keys[0])["probs"]) - np.asarray(check(sm_keys[1])["probs"]))))
     digests = {info(key).get("digest") for key in em_keys}
     checks["emkit_threads_identical"] = (len(digests) == 1) if len(em_keys) >= 2 else None
     checks["emkit_warnings"] = {key: info(key).get("warnings") for key in em_keys if info(key).get("warnings")}
@@ -330,8 +377,7 @@ def ratio(timing, num: str, den: str) -> Optional[float]:
     return x / y if x is not None and y is not None and y > 0 else None
 
 
-def report(r: Dict[str, Any], configs, n_threads_all: int, repeats: int, iters) -> str:
-    a, b = iters
+def report(r: Dict[str, Any], configs, n_threads_all: int, repeats: int, args) -> str:
     t, ch, mem = r["timing"], r["checks"], r["memory"]
 
     def mb(key):
@@ -343,29 +389,41 @@ def report(r: Dict[str, Any], configs, n_threads_all: int, repeats: int, iters) 
     rows = []
     for cfg in configs:
         key = cfg["key"]
+        a, b = cfg["iters"]
         info = t[key].get("info") or {}
-        rows.append([cfg["label"], s_cell(t, key),
+        core = info.get("core_timer") or {}
+        other = [x for x in (t[key].get("other_cores") or []) if x is not None]
+        rows.append([cfg["label"], s_cell(t, key), f"{a} -> {b}",
                      " ".join(C.fmt_seconds(x) for x in t[key]["per_repeat"]) or None,
-                     info.get("n_iter"), C.fmt(info.get("loglik_per_row"), ".10g"), mb(key)])
+                     C.fmt_seconds(core.get("median_s_per_iter")), info.get("n_iter"), mb(key),
+                     C.fmt(max(other), ".2f") if other else None])
     out = [
         f"Workload: n = {r['n']:,} rows, {r['items']} items x {r['categories']} categories, "
         f"{r['classes']} classes; {r['n_patterns']:,} distinct response patterns "
         f"({r['n_patterns'] / r['n']:.1%} of the rows); data {r['data_mb']:.1f} MB (int32)",
         "",
         C.format_table(
-            ["configuration", "s/iter", "per repeat", "n_iter", "loglik/row", "peak MB"], rows,
-            title=(f"Seconds per EM iteration ((t[max_iter={b}] - t[max_iter={a}]) / {b - a}, median "
-                   f"of {repeats} repeats, each in a fresh process); n_iter and loglik/row of the "
-                   f"max_iter={b} fit; peak RSS of one fit above the loaded data (MB)")),
+            ["configuration", "s/iter", "max_iter A -> B", "per repeat", "core timer", "n_iter(B)",
+             "peak MB", "other load"], rows,
+            title=(f"Seconds per EM iteration ((t[max_iter=B] - t[max_iter=A]) / (B - A), median of "
+                   f"{repeats} repeats, each in a fresh process; lower is better)")),
+        "  core timer: median of emkit's own per-iteration timer (compiled EM loop only, a cross-check)",
+        f"  peak MB: peak RSS of one fit (max_iter={args.memory_iters}) above the loaded data, fresh process",
+        f"  * per-repeat spread (max - min) above {NOISY_SPREAD:.0%} of the median: noisy",
+        "  other load: most CPU cores other processes kept busy during a timing run (near 0 = quiet)",
     ]
+    others = [x for key in t for x in (t[key].get("other_cores") or []) if x is not None]
+    if others and max(others) > BUSY_MACHINE:
+        out.append(f"  WARNING: other processes kept up to {max(others):.2f} cores busy during the timing "
+                   "runs: the times are inflated, the multi-threaded ones most")
     keys = [c["key"] for c in configs]
     ratio_rows = []
     if "stepmix-blas1" in keys and "emkit-1" in keys:
         ratio_rows.append(["StepMix / emkit, 1 thread each", "stepmix-blas1", "emkit-1"])
     if "stepmix" in keys and "emkit-all" in keys:
-        ratio_rows.append([f"StepMix / emkit, all cores ({n_threads_all})", "stepmix", "emkit-all"])
-    if "stepmix" in keys and "emkit-1" in keys:
-        ratio_rows.append(["StepMix (default BLAS) / emkit 1 thread", "stepmix", "emkit-1"])
+        ratio_rows.append([f"StepMix / emkit, all cores ({n_threads_all}), as installed", "stepmix", "emkit-all"])
+    if "stepmix-blas1" in keys and "emkit-all" in keys:
+        ratio_rows.append([f"StepMix (BLAS=1) / emkit {n_threads_all} threads", "stepmix-blas1", "emkit-all"])
     if "emkit-1" in keys and "emkit-all" in keys:
         ratio_rows.append([f"emkit speed-up, 1 -> {n_threads_all} threads", "emkit-1", "emkit-all"])
     if "stepmix-blas1" in keys and "stepmix" in keys:
@@ -374,22 +432,32 @@ def report(r: Dict[str, Any], configs, n_threads_all: int, repeats: int, iters) 
         out.append("")
         out.append(C.format_table(["ratio of s/iter (> 1: the second is faster)", "value"],
                                   [[name, C.fmt(ratio(t, num, den), ".2f")] for name, num, den in ratio_rows]))
-    ident = ch["emkit_threads_identical"]
+
+    def check(key):
+        return ((t.get(key) or {}).get("info") or {}).get("check") or {}
+
     out.append("")
-    out.append(f"Same EM from the same start, after {b} iterations: loglik/row StepMix "
-               f"{C.fmt(ch['stepmix_loglik_per_row'], '.12g')}, emkit {C.fmt(ch['emkit_loglik_per_row'], '.12g')} "
-               f"(rel. diff {C.fmt(ch['final_rel_diff'], '.1e')}); max |parameter difference| "
-               f"{C.fmt(ch['max_abs_param_diff'], '.1e')}; StepMix lower_bound_ vs emkit loglik one "
-               f"iteration earlier: rel. diff {C.fmt(ch['lower_bound_rel_diff'], '.1e')}")
+    rows2 = [[cfg["label"], check(cfg["key"]).get("n_iter"), C.fmt(check(cfg["key"]).get("loglik_per_row"), ".12g")]
+             for cfg in configs]
+    out.append(C.format_table(
+        ["configuration", "n_iter", "loglik/row"], rows2,
+        title=(f"Mean log-likelihood per row after max_iter={ch['check_iters']} from the same start "
+               "(the same EM: should agree to round-off)")))
+    out.append(f"  StepMix vs emkit: rel. diff of loglik/row {C.fmt(ch['final_rel_diff'], '.1e')}, "
+               f"max |parameter difference| {C.fmt(ch['max_abs_param_diff'], '.1e')}; StepMix lower_bound_ "
+               f"vs emkit loglik one iteration earlier: rel. diff {C.fmt(ch['lower_bound_rel_diff'], '.1e')}")
+    ident = ch["emkit_threads_identical"]
     if ident is not None:
-        out.append(f"emkit 1 thread and {n_threads_all} threads bit-identical: {'yes' if ident else 'NO'}")
+        out.append(f"  emkit 1 thread and {n_threads_all} threads bit-identical: {'yes' if ident else 'NO'}")
     for key, ws in ch["emkit_warnings"].items():
         for w in ws:
-            out.append(f"emkit warning ({key}): {w}")
-    bad = [f"{key}: {it}" for key, it in ch["n_iter"].items() if it is not None and it != b]
+            out.append(f"  emkit warning ({key}): {w}")
+    bad = [f"{key}: {it} (expected {ch['expected_n_iter'][key]})" for key, it in ch["n_iter"].items()
+           if it is not None and it != ch["expected_n_iter"][key]]
+    bad += [f"{key} check fit: {it} (expected {ch['check_iters']})" for key, it in ch["check_n_iter"].items()
+            if it is not None and it != ch["check_iters"]]
     if bad:
-        out.append(f"WARNING: fits with max_iter={b} that did not run {b} iterations: {', '.join(bad)}")
-    out.append(f"  * per-repeat spread (max - min) above {NOISY_SPREAD:.0%} of the median: noisy")
+        out.append(f"WARNING: fits that did not run max_iter iterations: {', '.join(bad)}")
     return "\n".join(out)
 
 
@@ -400,8 +468,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="divide n by 10 (smoke run)")
     p.add_argument("--n", type=int, default=N_ROWS, help=f"rows (default {N_ROWS:,}; --quick divides by 10)")
     p.add_argument("--repeats", type=int, default=3, help="repetitions per measurement (default 3)")
-    p.add_argument("--iters", type=int, nargs=2, default=(10, 40), metavar=("A", "B"),
-                   help="the two max_iter values whose time difference gives s/iter (default 10 40)")
+    p.add_argument("--stepmix-iters", type=int, nargs=2, default=(5, 25), metavar=("A", "B"),
+                   help="StepMix's two max_iter values whose time difference gives s/iter (default 5 25)")
+    p.add_argument("--emkit-iters", type=int, nargs=2, default=(10, 210), metavar=("A", "B"),
+                   help="emkit's two max_iter values (default 10 210: more iterations because one "
+                        "emkit iteration is short next to the constant cost of its fit)")
+    p.add_argument("--check-iters", type=int, default=None,
+                   help="iteration count at which the log-likelihoods and parameters of the two "
+                        "libraries are compared (default: StepMix's B)")
     p.add_argument("--stepmix-blas", default="default,1", metavar="LIST",
                    help="StepMix BLAS thread settings to time: 'default' (no limit) and/or a thread "
                         "count (threadpoolctl limit); comma-separated, 'none' to skip StepMix "
@@ -424,12 +498,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--blas-threads", default="default", help=argparse.SUPPRESS)
     p.add_argument("--n-threads", default="all", help=argparse.SUPPRESS)
     p.add_argument("--worker-repeats", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--iters", type=int, nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.memory_worker or args.time_worker:
         return args
-    a, b = args.iters
-    if not b > a >= 1:  # StepMix requires max_iter >= 1
-        p.error("--iters A B: expected 1 <= A < B")
+    for name in ("stepmix_iters", "emkit_iters"):
+        a, b = getattr(args, name)
+        if not b > a >= 1:  # StepMix requires max_iter >= 1
+            p.error(f"--{name.replace('_', '-')} A B: expected 1 <= A < B")
+    if args.check_iters is None:
+        args.check_iters = args.stepmix_iters[1]
+    if args.check_iters < 1:
+        p.error("--check-iters: expected >= 1")
     if args.repeats < 1:
         p.error("--repeats: expected >= 1")
     if args.n < N_CLASSES * 10:
@@ -472,6 +552,7 @@ def main(argv=None) -> int:
         n_threads_all, openmp = os.cpu_count() or 1, None
     env["emkit_openmp"] = openmp
     env["emkit_max_threads"] = n_threads_all
+    env["load_at_start"] = C.machine_load()
     blas_pools = [p for p in env["threadpools"] if p.get("user_api") == "blas"]
     blas_default = (" / ".join(sorted({str(p["num_threads"]) for p in blas_pools})) + " threads"
                     if blas_pools else "unknown")
@@ -481,17 +562,19 @@ def main(argv=None) -> int:
         args.stepmix_blas = [s for s in args.stepmix_blas if s == "default"]
 
     configs = []
+    sm_iters, em_iters = list(args.stepmix_iters), list(args.emkit_iters)
     for s in args.stepmix_blas:
         if s == "default":
             configs.append({"key": "stepmix", "library": "stepmix", "blas_threads": "default",
-                            "label": f"StepMix (BLAS default: {blas_default})"})
+                            "label": f"StepMix, BLAS default ({blas_default})", "iters": sm_iters})
         else:
             configs.append({"key": f"stepmix-blas{s}", "library": "stepmix", "blas_threads": s,
-                            "label": f"StepMix (BLAS={s})"})
+                            "label": f"StepMix, BLAS={s}", "iters": sm_iters})
     if not args.no_emkit_1:
-        configs.append({"key": "emkit-1", "library": "emkit", "n_threads": "1", "label": "emkit 1 thread"})
+        configs.append({"key": "emkit-1", "library": "emkit", "n_threads": "1", "label": "emkit 1 thread",
+                        "iters": em_iters})
     configs.append({"key": "emkit-all", "library": "emkit", "n_threads": "all",
-                    "label": f"emkit {n_threads_all} threads"})
+                    "label": f"emkit {n_threads_all} threads", "iters": em_iters})
 
     pk = env["packages"]
     print(f"emkit {pk.get('emkit')} (OpenMP {'on' if openmp else 'off'}, {n_threads_all} threads), "
@@ -501,21 +584,27 @@ def main(argv=None) -> int:
     print(f"thread pools (threadpoolctl.threadpool_info): {C.blas_threads_summary(env['threadpools'])}")
     if env["thread_env"]:
         print(f"thread environment: {env['thread_env']}")
-    print(f"tol=0 (emkit), abs_tol=rel_tol=0 (StepMix); same start for both; s/iter from "
-          f"max_iter={args.iters[0]} and {args.iters[1]}; {args.repeats} repeats"
+    load = env["load_at_start"]
+    if load.get("other_cores") is not None:
+        print("machine load at start: load average " + ", ".join(f"{x:.2f}" for x in load["loadavg"])
+              + f"; other processes busy on {load['other_cores']:.2f} cores"
+              + (" -- NOT QUIET: times will be inflated" if load["other_cores"] > BUSY_MACHINE else ""))
+    print(f"tol=0 (emkit), abs_tol=rel_tol=0 (StepMix); the same start for both; {args.repeats} repeats"
           f"{'; --quick: n / 10' if args.quick else ''}")
     print(flush=True)
 
     n = args.n // 10 if args.quick else args.n
     result = run_benchmark(n, N_ITEMS, N_CATS, N_CLASSES, args, configs)
-    table = report(result, configs, n_threads_all, args.repeats, args.iters)
+    table = report(result, configs, n_threads_all, args.repeats, args)
     print(table)
     payload = {
         "benchmark": "lca",
         "argv": sys.argv[1:],
         "quick": args.quick,
         "repeats": args.repeats,
-        "iters": list(args.iters),
+        "stepmix_iters": list(args.stepmix_iters),
+        "emkit_iters": list(args.emkit_iters),
+        "check_iters": args.check_iters,
         "memory_iters": args.memory_iters,
         "data_seed": DATA_SEED,
         "init_seed": INIT_SEED,

@@ -15,6 +15,9 @@ def test_demo_prints_the_bic_table_and_the_chosen_model(capsys):
     assert "log-likelihood per iteration" in out
     # mclust's published full-covariance two-component iris fit: log-likelihood -214.3547.
     assert "-214.3547" in out
+    # The latent class part: poLCA's three-class GSS82 model (log-likelihood -2754.545).
+    assert "Latent class analysis: GSS 1982" in out and "BIC picks K = 3" in out
+    assert "-2754.545" in out and "PURPOSE" in out and "Waste of time" in out
 
 
 def test_python_dash_m_entry_point():

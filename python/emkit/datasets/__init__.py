@@ -8,7 +8,7 @@ from typing import Tuple
 
 import numpy as np
 
-__all__ = ["load_iris"]
+__all__ = ["load_iris", "load_gss82"]
 
 
 def load_iris() -> Tuple[np.ndarray, np.ndarray, list]:
@@ -23,3 +23,21 @@ def load_iris() -> Tuple[np.ndarray, np.ndarray, list]:
     X = np.array([[float(v) for v in r[:4]] for r in body])
     species = np.array([r[4] for r in body])
     return X, species, header[:4]
+
+
+def load_gss82():
+    """Attitudes towards surveys, 1982 General Social Survey (McCutcheon 1987; the sample data of
+    poLCA): 1202 respondents, four items with text labels (PURPOSE, ACCURACY, UNDERSTA,
+    COOPERAT). Returns ``(rows, item_names)`` with rows a list of label tuples; with pandas
+    installed, ``load_gss82_frame()`` gives a DataFrame."""
+    text = resources.files(__name__).joinpath("gss82.csv").read_text()
+    rows = list(csv.reader(text.splitlines()))
+    return [tuple(r) for r in rows[1:]], rows[0]
+
+
+def load_gss82_frame():
+    """The GSS 1982 survey items as a pandas DataFrame (requires pandas)."""
+    import pandas as pd
+
+    rows, names = load_gss82()
+    return pd.DataFrame(rows, columns=names)
