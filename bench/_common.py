@@ -4,13 +4,17 @@ benchmarks that reuse them).
 What is here:
 
 * timing: :func:`timed` (one wall-clock measurement), :func:`median_time` (median of repetitions)
-  and :func:`seconds_per_iteration` (the EM cost of one iteration, initialisation excluded: the
-  difference of the fit times at two iteration counts divided by the difference of the counts,
-  median over repetitions);
+  and :func:`seconds_per_iteration` / :func:`interleaved_seconds_per_iteration` (the EM cost of
+  one iteration, initialisation excluded: the difference of the fit times at two iteration
+  counts divided by the difference of the counts, median over repetitions), in this process;
+* the same in fresh processes: :func:`subprocess_seconds_per_iteration` (parent) and
+  :func:`timing_worker` (worker script) time each repetition of each configuration in its own
+  process, so that one library's thread pools cannot disturb another's measurement;
+  :func:`run_worker` runs any worker script and returns the JSON record it printed;
 * peak memory: :func:`peak_rss_mb` (``ru_maxrss`` of this process), :func:`measure_peak_rss`
-  (runs a worker in a fresh Python process and returns the peak resident memory of one call
-  above the baseline measured after the data are loaded), and :func:`memory_worker` (the worker
-  side of that protocol);
+  (parent) and :func:`memory_worker` (worker script): the peak resident memory of one call in a
+  fresh process above the baseline measured after the data are loaded (``ru_maxrss`` after the
+  call minus ``ru_maxrss`` before it; a Linux VmHWM figure as a cross-check);
 * data files: :func:`save_arrays` / :func:`load_arrays` (``.npy`` files, so that a worker
   process loads the data without the temporaries that generating them would leave in its peak);
 * machine load: :class:`LoadMonitor` / :func:`machine_load` (how many cores other processes kept
@@ -43,7 +47,7 @@ import numpy as np
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 
-#: Marker that prefixes the JSON line a memory worker prints on stdout.
+#: Marker that prefixes the JSON line a worker process prints on stdout (see run_worker).
 WORKER_MARKER = "@@EMKIT_BENCH_WORKER@@"
 
 

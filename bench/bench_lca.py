@@ -12,13 +12,18 @@ tolerances set so that both run exactly max_iter EM iterations:
 
 Measured:
 
-* seconds per EM iteration, initialisation excluded: (t(max_iter=b) - t(max_iter=a)) / (b - a),
+* seconds per EM iteration, initialisation excluded: (t(max_iter=B) - t(max_iter=A)) / (B - A),
   median over --repeats repetitions, each in a fresh process, for StepMix (BLAS with its default
-  threads, and BLAS limited to 1 thread), emkit with n_threads=1 and emkit with all threads;
-* the mean log-likelihood per row after b iterations (the same EM from the same start: both
-  should agree to round-off), the largest parameter difference, and whether emkit's result is
-  bit-identical for 1 and all threads;
-* the peak resident memory of one fit of each configuration, in a fresh process.
+  threads, and BLAS limited to 1 thread), emkit with n_threads=1 and emkit with all threads.
+  A and B differ between the libraries (StepMix 5 -> 25, emkit 10 -> 410 by default): an emkit
+  iteration is short next to the constant cost of its fit (fit statistics, standard errors), so
+  it needs more iterations for the difference to stand out of the noise;
+* the mean log-likelihood per row after the same number of iterations (--check-iters, default
+  StepMix's B) for every configuration (the same EM from the same start: they should agree to
+  round-off), the largest parameter difference, and whether emkit's result is bit-identical for
+  1 and all threads;
+* the peak resident memory of one fit of each configuration, in a fresh process, and of emkit's
+  EM alone (its compiled core on the compressed patterns).
 
 Run ``python bench/bench_lca.py --help`` for the options and see bench/README.md.
 """
@@ -259,6 +264,11 @@ def time_worker_main(args: argparse.Namespace) -> None:
 
 def memory_worker_main(args: argparse.Namespace) -> None:
     def run(L):
+        if args.core_only:
+            rec = _core_timer(args, L[0], L[1], args.max_iter)
+            if "error" in rec:
+                raise RuntimeError(rec["error"])
+            return {"n_iter": rec["n_iter"]}
         return {"n_iter": int(_worker_fit(args, L[0], L[1], args.max_iter).n_iter_)}
 
     C.memory_worker(lambda: _load(args), run)
@@ -304,6 +314,18 @@ def run_benchmark(n: int, J: int, R: int, K: int, args, configs) -> Dict[str, An
                 except C.WorkerError as exc:  # report, keep going
                     memory[cfg["key"]] = {"error": str(exc)}
                     log(f"memory measurement of {cfg['label']} failed: {str(exc).splitlines()[0]}")
+            em = [cfg for cfg in configs if cfg["library"] == "emkit"]
+            if em:
+                # emkit's EM alone (compiled core on the compressed patterns), without the
+                # estimator's fit statistics and standard errors: where does the memory go?
+                log(f"peak memory of emkit's EM alone (compiled core, max_iter={args.memory_iters})")
+                argv = _worker_argv("--memory-worker", em[-1], tmp,
+                                    ["--max-iter", str(args.memory_iters), "--core-only"])
+                try:
+                    memory["emkit-core"] = C.measure_peak_rss(argv, timeout=args.timeout)
+                except C.WorkerError as exc:
+                    memory["emkit-core"] = {"error": str(exc)}
+                    log(f"memory measurement of emkit's EM alone failed: {str(exc).splitlines()[0]}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -412,6 +434,12 @@ def report(r: Dict[str, Any], configs, n_threads_all: int, repeats: int, args) -
         f"  * per-repeat spread (max - min) above {NOISY_SPREAD:.0%} of the median: noisy",
         "  other load: most CPU cores other processes kept busy during a timing run (near 0 = quiet)",
     ]
+    core_mem = mem.get("emkit-core")
+    if core_mem:
+        out.insert(out.index(next(x for x in out if x.startswith("  peak MB:"))) + 1,
+                   "    emkit's EM alone (compiled core on the compressed patterns, no fit statistics or "
+                   "standard errors): "
+                   + ("error" if "error" in core_mem else f"{core_mem['delta_mb']:.1f} MB"))
     others = [x for key in t for x in (t[key].get("other_cores") or []) if x is not None]
     if others and max(others) > BUSY_MACHINE:
         out.append(f"  WARNING: other processes kept up to {max(others):.2f} cores busy during the timing "
@@ -470,8 +498,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3, help="repetitions per measurement (default 3)")
     p.add_argument("--stepmix-iters", type=int, nargs=2, default=(5, 25), metavar=("A", "B"),
                    help="StepMix's two max_iter values whose time difference gives s/iter (default 5 25)")
-    p.add_argument("--emkit-iters", type=int, nargs=2, default=(10, 210), metavar=("A", "B"),
-                   help="emkit's two max_iter values (default 10 210: more iterations because one "
+    p.add_argument("--emkit-iters", type=int, nargs=2, default=(10, 410), metavar=("A", "B"),
+                   help="emkit's two max_iter values (default 10 410: more iterations because one "
                         "emkit iteration is short next to the constant cost of its fit)")
     p.add_argument("--check-iters", type=int, default=None,
                    help="iteration count at which the log-likelihoods and parameters of the two "
@@ -499,6 +527,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--n-threads", default="all", help=argparse.SUPPRESS)
     p.add_argument("--worker-repeats", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--iters", type=int, nargs=2, help=argparse.SUPPRESS)
+    p.add_argument("--core-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.memory_worker or args.time_worker:
         return args

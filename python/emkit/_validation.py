@@ -133,3 +133,20 @@ def restart_seeds(random_state: Any, n_init: int) -> list:
             f"random_state: expected None, an int, or a numpy Generator/RandomState, got {random_state!r}"
         )
     return [int(s) for s in rng.integers(0, 2**63 - 1, size=n_init, dtype=np.int64)]
+
+
+def check_prior_spec(prior: Any, keys: Sequence[str]) -> Optional[dict]:
+    """None (no prior), "default" (every hyper-parameter at its default: an empty dict) or a dict
+    whose keys are all among ``keys``."""
+    if prior is None:
+        return None
+    if isinstance(prior, str):
+        if prior != "default":
+            raise ValueError(f"prior: expected None, 'default' or a dict, got {prior!r}")
+        return {}
+    if not isinstance(prior, dict):
+        raise TypeError(f"prior: expected None, 'default' or a dict, got {type(prior).__name__}")
+    unknown = sorted(set(prior) - set(keys))
+    if unknown:
+        raise ValueError(f"prior: unknown keys {unknown}; expected some of {list(keys)}")
+    return prior

@@ -15,6 +15,7 @@ from ._validation import (
     check_float,
     check_int,
     check_n_threads,
+    check_prior_spec,
     check_sample_weight,
     restart_seeds,
 )
@@ -217,18 +218,9 @@ class GaussianMixture(BaseEstimator):
         return np.ascontiguousarray(c)
 
     def _resolve_prior(self, X: np.ndarray, w: np.ndarray, cov_type: str, K: int) -> Optional[dict]:
-        prior = self.prior
+        prior = check_prior_spec(self.prior, PRIOR_KEYS)
         if prior is None:
             return None
-        if isinstance(prior, str):
-            if prior != "default":
-                raise ValueError(f"prior: expected None, 'default' or a dict, got {prior!r}")
-            prior = {}
-        if not isinstance(prior, dict):
-            raise TypeError(f"prior: expected None, 'default' or a dict, got {type(prior).__name__}")
-        unknown = sorted(set(prior) - set(PRIOR_KEYS))
-        if unknown:
-            raise ValueError(f"prior: unknown keys {unknown}; expected some of {list(PRIOR_KEYS)}")
         d = X.shape[1]
         weights = w if w.size else np.ones(X.shape[0])
         mean, var, cov = _weighted_moments(X, weights)

@@ -16,6 +16,7 @@ from ._validation import (
     check_float,
     check_int,
     check_n_threads,
+    check_prior_spec,
     check_sample_weight,
     is_dataframe,
     restart_seeds,
@@ -127,18 +128,9 @@ class LatentClass(BaseEstimator):
         return p
 
     def _check_prior(self) -> Optional[Dict[str, float]]:
-        prior = self.prior
+        prior = check_prior_spec(self.prior, PRIOR_KEYS)
         if prior is None:
             return None
-        if isinstance(prior, str):
-            if prior != "default":
-                raise ValueError(f"prior: expected None, 'default' or a dict, got {prior!r}")
-            prior = {}
-        if not isinstance(prior, dict):
-            raise TypeError(f"prior: expected None, 'default' or a dict, got {type(prior).__name__}")
-        unknown = sorted(set(prior) - set(PRIOR_KEYS))
-        if unknown:
-            raise ValueError(f"prior: unknown keys {unknown}; expected some of {list(PRIOR_KEYS)}")
         return {
             "weight_concentration": check_float(
                 prior.get("weight_concentration", 1.0), "prior['weight_concentration']", 1.0
@@ -274,17 +266,21 @@ class LatentClass(BaseEstimator):
         else:
             self._coef = model.coef
             self._weights = _class_probs(Z, self._coef).T @ counts / counts.sum()
+        self._store_record(record, report)
+        self.n_features_in_ = codes.shape[1]
+        self._compute_statistics(rows, counts, Z)
+        if self.sort_classes == "size":
+            self.reorder(np.argsort(-self._weights, kind="stable"))
+        return self
+
+    def _store_record(self, record: Dict[str, Any], report: RestartReport) -> None:
+        """The monitor's record of the chosen run as fitted attributes."""
         self.converged_ = bool(record["converged"])
         self.n_iter_ = int(record["n_iter"])
         self.history_ = np.asarray(record["history"])
         self.loglik_history_ = np.asarray(record["loglik"])
         self.loglik_ = float(record["loglik"][-1])
         self.restarts_ = report
-        self.n_features_in_ = codes.shape[1]
-        self._compute_statistics(rows, counts, Z)
-        if self.sort_classes == "size":
-            self.reorder(np.argsort(-self._weights, kind="stable"))
-        return self
 
     # ------------------------------------------------------------------ mixed indicators
     def _measurement_kinds(self, X: Any) -> List[str]:
@@ -438,12 +434,7 @@ class LatentClass(BaseEstimator):
             self._means = self._variances = np.zeros((K, 0))
         if self._rates.shape[0] == 0:
             self._rates = np.zeros((K, 0))
-        self.converged_ = bool(record["converged"])
-        self.n_iter_ = int(record["n_iter"])
-        self.history_ = np.asarray(record["history"])
-        self.loglik_history_ = np.asarray(record["loglik"])
-        self.loglik_ = float(record["loglik"][-1])
-        self.restarts_ = report
+        self._store_record(record, report)
         self.n_features_in_ = X_all.shape[1]
         self.measurement_ = kinds
         self._mixed["train"] = X_all

@@ -140,7 +140,6 @@ def test_best_restart_is_at_least_as_good_as_each_single_run():
     X, _ = make_blobs(n=300, d=2, K=4, seed=2, spread=1.5)
     multi = emkit.GaussianMixture(4, n_init=6, random_state=7).fit(X)
     for run in multi.restarts_:
-        single = emkit.GaussianMixture(4, means_init=None, random_state=None)
         assert run.objective <= multi.history_[-1]
     assert multi.loglik_ == pytest.approx(max(r.loglik for r in multi.restarts_))
 
