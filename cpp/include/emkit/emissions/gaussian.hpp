@@ -46,6 +46,9 @@ inline const char* covariance_type_name(CovarianceType type) {
 
 // The rows of a dataset as the Gaussian family sees them: the matrix (NaN = missing) and its
 // missingness patterns, found once per dataset rather than once per iteration.
+// allow_unobserved_rows: accept rows with every entry missing (an HMM time step with nothing
+// observed still advances the chain); they get log-probability 0 and add nothing to the
+// statistics. Off by default: such a row carries no information for a mixture.
 struct GaussianData {
   Eigen::Map<const RowMatrix> X;
   std::vector<int> pattern_of_row;               // -1 for a complete row
@@ -53,7 +56,7 @@ struct GaussianData {
   std::vector<std::vector<Index>> missing;       // per pattern
   std::vector<char> block_complete;              // per kBlockRows block: no missing entry
 
-  GaussianData(const double* data, Index n_rows, Index n_features)
+  GaussianData(const double* data, Index n_rows, Index n_features, bool allow_unobserved_rows = false)
       : X(data, n_rows, n_features), pattern_of_row(static_cast<size_t>(n_rows), -1) {
     std::map<std::vector<bool>, int> ids;
     std::vector<bool> mask(static_cast<size_t>(n_features));
@@ -70,7 +73,7 @@ struct GaussianData {
       if (inserted) {
         std::vector<Index> o, m;
         for (Index j = 0; j < n_features; ++j) (mask[j] ? m : o).push_back(j);
-        require(!o.empty(), "X: row " + std::to_string(i) + " has no observed value");
+        require(allow_unobserved_rows || !o.empty(), "X: row " + std::to_string(i) + " has no observed value");
         observed.push_back(std::move(o));
         missing.push_back(std::move(m));
       }
@@ -80,6 +83,11 @@ struct GaussianData {
   }
   Index n_rows() const { return X.rows(); }
   Index n_patterns() const { return static_cast<Index>(observed.size()); }
+  // False for a row with nothing observed (only with allow_unobserved_rows).
+  bool has_observation(Index i) const {
+    const int p = pattern_of_row[static_cast<size_t>(i)];
+    return p < 0 || !observed[static_cast<size_t>(p)].empty();
+  }
   // True when no row in [begin, end) has a missing entry (any range, aligned or not).
   bool range_complete(Index begin, Index end) const {
     for (Index b = begin / kBlockRows; b <= (end - 1) / kBlockRows; ++b)
@@ -195,6 +203,7 @@ class Gaussian {
     ws.cached = true;
     ws.conditionals.resize(static_cast<size_t>(P * F));
     parallel_for(P, n_threads, [&](Index p) {
+      if (data.observed[p].empty()) return;  // nothing observed: no conditional needed
       for (Index f = 0; f < F; ++f) ws.conditionals[p * F + f] = conditional(data, p, f);
     });
     return ws;
@@ -272,7 +281,7 @@ class Gaussian {
     Vector filled(d), z(d);
     for (Index i = begin; i < end; ++i) {
       const int p = data.pattern_of_row[i];
-      if (p < 0) continue;
+      if (p < 0 || data.observed[p].empty()) continue;
       for (Index k = 0; k < K; ++k) {
         const double r = resp(i - begin, k);
         if (r == 0.0) continue;
@@ -585,6 +594,7 @@ class Gaussian {
   double log_prob_incomplete(const Data& data, const Workspace& ws, Index i, int p, Index k) const {
     const auto& o = data.observed[p];
     const Index no = static_cast<Index>(o.size());
+    if (no == 0) return 0.0;  // nothing observed: p(empty observation) = 1
     if (uses_full_scatter()) {
       const Index f = type_ == CovarianceType::Tied ? 0 : k;
       Conditional local;
