@@ -4,14 +4,17 @@
 
 #include "em.hpp"
 #include "emissions/gaussian.hpp"
+#include "emissions/gaussian_groups.hpp"
 #include "init.hpp"
 #include "parallel.hpp"
+#include "structures/hmm.hpp"
 #include "structures/mixture.hpp"
 #include "types.hpp"
 
 namespace emkit {
 
 using GaussianMixture = Mixture<Gaussian>;
+using GaussianHMM = HMM<Gaussian>;
 
 // Fits a Gaussian mixture from k-means++ initial values: the shortest path for native
 // applications. X is n×d (NaN = missing is accepted; k-means++ runs on column-mean-imputed rows).
