@@ -1,42 +1,12 @@
 // Bindings of the Gaussian mixture: the model object (fit, e_step, m_step, posterior, sample)
 // and its additive sufficient statistics.
-#include "pybind.hpp"
+#include "gaussian_common.hpp"
 
 namespace emkit::bindings {
 namespace {
 
 using Model = Mixture<Gaussian>;
 using Stats = Model::Stats;
-
-Index covariance_columns(CovarianceType type, Index d) {
-  return (type == CovarianceType::Full || type == CovarianceType::Tied) ? d * d
-         : type == CovarianceType::Diag                                  ? d
-                                                                         : 1;
-}
-
-std::vector<py::ssize_t> covariance_shape(CovarianceType type, Index K, Index d) {
-  switch (type) {
-    case CovarianceType::Full: return {K, d, d};
-    case CovarianceType::Tied: return {d, d};
-    case CovarianceType::Diag: return {K, d};
-    default: return {K};
-  }
-}
-
-std::optional<GaussianPrior> parse_prior(const py::object& prior, CovarianceType type, Index d) {
-  if (prior.is_none()) return std::nullopt;
-  const py::dict spec = prior.cast<py::dict>();
-  GaussianPrior p;
-  p.mean = to_vector(spec["mean"].cast<DoubleArray>(), "prior['mean']");
-  p.shrinkage = spec["shrinkage"].cast<double>();
-  p.dof = spec["dof"].cast<double>();
-  const DoubleArray scale = spec["scale"].cast<DoubleArray>();
-  if (type == CovarianceType::Full || type == CovarianceType::Tied)
-    p.scale = to_matrix(scale, d, d, "prior['scale']");
-  else
-    p.scale = to_matrix(scale, type == CovarianceType::Diag ? d : 1, 1, "prior['scale']");
-  return p;
-}
 
 Model make_model(const DoubleArray& weights, const DoubleArray& means, const DoubleArray& covariances,
                  const std::string& covariance_type, double reg_covar, const py::object& prior) {
@@ -66,19 +36,6 @@ Model::Data make_data(const Model& model, const DoubleArray& X, const DoubleArra
       throw InvalidArgument("sample_weight: expected " + std::to_string(X.shape(0)) + " values");
   }
   return Model::Data{GaussianData(X.data(), X.shape(0), X.shape(1)), std::move(w)};
-}
-
-py::dict result_to_dict(const FitResult& r) {
-  py::dict out;
-  out["converged"] = r.converged;
-  out["n_iter"] = r.n_iter;
-  out["history"] = r.history;
-  out["loglik"] = r.loglik;
-  out["seconds"] = r.seconds;
-  out["decreases"] = r.decreases;
-  out["empty_states"] = r.empty_states;
-  out["stopped_by_callback"] = r.stopped_by_callback;
-  return out;
 }
 
 py::tuple stats_state(const Stats& s) {
@@ -160,18 +117,7 @@ void bind_gaussian(py::module_& m) {
             options.max_iter = max_iter;
             options.tol = tol;
             options.n_threads = n_threads;
-            if (callback) {
-              options.callback = [callback](const IterationInfo& info) {
-                py::gil_scoped_acquire acquire;
-                py::dict d;
-                d["iteration"] = info.iteration;
-                d["objective"] = info.objective;
-                d["loglik"] = info.loglik;
-                d["change"] = info.change;
-                d["seconds"] = info.seconds;
-                return callback(d);
-              };
-            }
+            if (callback) options.callback = iteration_callback(callback);
             FitResult result;
             {
               py::gil_scoped_release release;

@@ -35,4 +35,5 @@ PYBIND11_MODULE(_core, m) {
         py::arg("seed"), py::arg("n_lloyd") = 10, py::arg("n_threads") = 0,
         "Weighted greedy k-means++ seeding and Lloyd iterations: (centers, labels, inertia).");
   bind_gaussian(m);
+  bind_hmm(m);
 }
