@@ -366,6 +366,23 @@ class GaussianHMM(BaseEstimator):
         resolved.pop("weight_concentration", None)
         return resolved
 
+    def _prepare(self, X: Any, lengths: Any, sample_weight: Any):
+        """Everything fit and initialize check before any work: (X, lengths, feature names,
+        sequence weights, row weights, parameters, resolved Gaussian prior)."""
+        X, lengths, names = check_sequences(X, lengths)
+        p = self._check_params(X.shape[1])
+        w = check_sequence_weight(sample_weight, lengths.shape[0])
+        row_weight = np.repeat(w, lengths) if w.size else np.ones(X.shape[0])
+        K = p["n_components"]
+        if p["means_init"] is None or p["covariances_init"] is None:
+            usable = int(((row_weight > 0) & ~np.isnan(X).all(axis=1)).sum())
+            if usable < K:
+                raise ValueError(
+                    f"X: expected at least n_components={K} time steps with an observed value and "
+                    f"positive sequence weight to initialise the states, got {usable}"
+                )
+        return X, lengths, names, w, row_weight, p, self._resolve_prior(X, row_weight, p)
+
     # ------------------------------------------------------------------ initialisation
     def _initial_parameters(
         self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any], seed: int
@@ -416,19 +433,7 @@ class GaussianHMM(BaseEstimator):
         X: the concatenated sequences (n_samples, n_features) with ``lengths``, or a list of
         2-D arrays, one per sequence. sample_weight: one weight per sequence.
         """
-        X, lengths, names = check_sequences(X, lengths)
-        p = self._check_params(X.shape[1])
-        w = check_sequence_weight(sample_weight, lengths.shape[0])
-        row_weight = np.repeat(w, lengths) if w.size else np.ones(X.shape[0])
-        K = p["n_components"]
-        if p["means_init"] is None or p["covariances_init"] is None:
-            usable = int(((row_weight > 0) & ~np.isnan(X).all(axis=1)).sum())
-            if usable < K:
-                raise ValueError(
-                    f"X: expected at least n_components={K} time steps with an observed value and "
-                    f"positive sequence weight to initialise the states, got {usable}"
-                )
-        prior = self._resolve_prior(X, row_weight, p)
+        X, lengths, names, w, row_weight, p, prior = self._prepare(X, lengths, sample_weight)
         seeds = restart_seeds(self.random_state, p["n_init"])
 
         report = RestartReport()
@@ -598,11 +603,7 @@ class GaussianHMM(BaseEstimator):
     def initialize(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> "GaussianHMM":
         """Sets the starting parameters of the first run without fitting, so that an external
         driver can iterate ``e_step`` / ``m_step`` itself."""
-        X, lengths, _ = check_sequences(X, lengths)
-        p = self._check_params(X.shape[1])
-        w = check_sequence_weight(sample_weight, lengths.shape[0])
-        row_weight = np.repeat(w, lengths) if w.size else np.ones(X.shape[0])
-        prior = self._resolve_prior(X, row_weight, p)
+        X, _, _, _, row_weight, p, prior = self._prepare(X, lengths, sample_weight)
         seed = restart_seeds(self.random_state, 1)[0]
         self._store(
             self._make_model(self._initial_parameters(X, row_weight, p, seed), p, prior), p, prior

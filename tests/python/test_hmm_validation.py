@@ -217,6 +217,8 @@ def test_too_few_observed_time_steps_to_initialise():
         ValueError, match=r"X: expected at least n_components=3 time steps with an observed value"
     ):
         emkit.GaussianHMM(3).fit(X)
+    with pytest.raises(ValueError, match=r"X: expected at least n_components=3 time steps"):
+        emkit.GaussianHMM(3).initialize(X)
 
 
 def test_wrong_feature_count_after_fit(fitted):

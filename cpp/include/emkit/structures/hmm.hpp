@@ -432,6 +432,8 @@ class HMM {
   // State posteriors p(z_t = k | x of its sequence) for every row, and log p(x_s) per sequence.
   void posterior(const Data& data, int n_threads, Eigen::Ref<RowMatrix> post, Eigen::Ref<Vector> log_prob) const {
     check_data(data);
+    require(post.rows() == data.n_rows() && post.cols() == n_states(), "posterior: expected an (n_rows, K) output");
+    require(log_prob.size() == data.n_sequences(), "log_prob: expected one value per sequence");
     const auto ws = emission_.prepare(data.emission, n_threads);
     for_each_sequence(data.offsets, n_threads, [&](Index first, Index end, bool, int threads) {
       RowMatrix lik;
@@ -448,6 +450,7 @@ class HMM {
   // log p(x_s) per sequence (forward pass only).
   void score(const Data& data, int n_threads, Eigen::Ref<Vector> log_prob) const {
     check_data(data);
+    require(log_prob.size() == data.n_sequences(), "log_prob: expected one value per sequence");
     const auto ws = emission_.prepare(data.emission, n_threads);
     for_each_sequence(data.offsets, n_threads, [&](Index first, Index end, bool, int threads) {
       RowMatrix lik, alpha;
@@ -472,6 +475,8 @@ class HMM {
   // Most probable state path of every sequence (Viterbi) and its log-probability per sequence.
   void viterbi(const Data& data, int n_threads, Eigen::Ref<Eigen::VectorXi> states, Eigen::Ref<Vector> log_prob) const {
     check_data(data);
+    require(states.size() == data.n_rows(), "states: expected one value per row");
+    require(log_prob.size() == data.n_sequences(), "log_prob: expected one value per sequence");
     const auto ws = emission_.prepare(data.emission, n_threads);
     const Vector log_startprob = detail::log_of(startprob_);
     const RowMatrix log_transmat = detail::log_of(transmat_);
@@ -522,6 +527,7 @@ class HMM {
 
   void check_data(const Data& data) const {
     require(data.n_sequences() >= 1, "lengths: expected at least one sequence");
+    require(data.emission.n_rows() == data.n_rows(), "X: the data view does not match the sequences");
   }
 
   // Dirichlet MAP of a categorical distribution on the support of `previous` (zeros stay zero):
