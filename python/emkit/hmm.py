@@ -183,6 +183,14 @@ def _check_fixed(fixed: Any) -> FrozenSet[str]:
     return frozenset(names)
 
 
+def _core_fixed(fixed: FrozenSet[str]) -> list:
+    """The core's fixed groups: means and covariances both fixed = the whole emission family,
+    whose statistics the E-step then skips."""
+    if {"means", "covariances"} <= fixed:
+        fixed = fixed | {"emission"}
+    return sorted(fixed)
+
+
 def _random_transmat(K: int, rng: np.random.Generator) -> np.ndarray:
     """Rows drawn from Dirichlet(1 + K·e_i) (a diagonal bias: states tend to persist), mixed with
     10% of the uniform distribution so that no entry starts at (or near) a structural zero."""
@@ -423,7 +431,7 @@ class GaussianHMM(BaseEstimator):
             prior,
             p["startprob_prior"],
             p["transmat_prior"],
-            sorted(p["fixed"]),
+            _core_fixed(p["fixed"]),
         )
 
     # ------------------------------------------------------------------ fitting
@@ -570,7 +578,7 @@ class GaussianHMM(BaseEstimator):
             getattr(self, "prior_", None),
             c["startprob_prior"],
             c["transmat_prior"],
-            sorted(c["fixed"]),
+            _core_fixed(c["fixed"]),
         )
 
     def _n_parameters(self) -> int:

@@ -172,6 +172,27 @@ def test_fixed_parameters_stay_put(sequences):
     assert hmm._n_parameters() == 2 + 3 * 2  # startprob and means only
 
 
+def test_fixing_means_and_covariances_fixes_the_whole_emission(sequences):
+    X, lengths, _ = sequences
+    start = hmm_start(X, 3, "full")
+    hmm = emkit.GaussianHMM(
+        3,
+        covariance_type="full",
+        startprob_init=start[0],
+        transmat_init=start[1],
+        means_init=start[2],
+        covariances_init=start[3],
+        fixed={"means", "covariances"},
+    ).initialize(X, lengths)
+    stats = hmm.e_step(X, lengths)
+    assert not stats.sum.any() and not stats.scatter.any()  # emission statistics skipped
+    assert stats.emission_counts.sum() == pytest.approx(X.shape[0], rel=1e-12)
+    hmm.m_step(stats)
+    np.testing.assert_array_equal(hmm.means_, start[2])
+    np.testing.assert_array_equal(hmm.covariances_, start[3])
+    assert hmm._n_parameters() == 2 + 3 * 2  # startprob and transmat rows only
+
+
 def test_sticky_transmat_prior_raises_the_diagonal(sequences):
     X, lengths, _ = sequences
     kwargs = dict(random_state=0, tol=0.0, max_iter=30)
