@@ -1,5 +1,6 @@
 // Bindings of the Gaussian mixture: the model object (fit, e_step, m_step, posterior, sample)
 // and its additive sufficient statistics.
+#include "gaussian_common.hpp"
 #include "mixture_methods.hpp"
 
 namespace emkit::bindings {
@@ -7,36 +8,6 @@ namespace {
 
 using Model = Mixture<Gaussian>;
 using Stats = Model::Stats;
-
-Index covariance_columns(CovarianceType type, Index d) {
-  return (type == CovarianceType::Full || type == CovarianceType::Tied) ? d * d
-         : type == CovarianceType::Diag                                  ? d
-                                                                         : 1;
-}
-
-std::vector<py::ssize_t> covariance_shape(CovarianceType type, Index K, Index d) {
-  switch (type) {
-    case CovarianceType::Full: return {K, d, d};
-    case CovarianceType::Tied: return {d, d};
-    case CovarianceType::Diag: return {K, d};
-    default: return {K};
-  }
-}
-
-std::optional<GaussianPrior> parse_prior(const py::object& prior, CovarianceType type, Index d) {
-  if (prior.is_none()) return std::nullopt;
-  const py::dict spec = prior.cast<py::dict>();
-  GaussianPrior p;
-  p.mean = to_vector(spec["mean"].cast<DoubleArray>(), "prior['mean']");
-  p.shrinkage = spec["shrinkage"].cast<double>();
-  p.dof = spec["dof"].cast<double>();
-  const DoubleArray scale = spec["scale"].cast<DoubleArray>();
-  if (type == CovarianceType::Full || type == CovarianceType::Tied)
-    p.scale = to_matrix(scale, d, d, "prior['scale']");
-  else
-    p.scale = to_matrix(scale, type == CovarianceType::Diag ? d : 1, 1, "prior['scale']");
-  return p;
-}
 
 Model make_model(const DoubleArray& weights, const DoubleArray& means, const DoubleArray& covariances,
                  const std::string& covariance_type, double reg_covar, const py::object& prior) {

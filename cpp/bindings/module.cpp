@@ -37,4 +37,5 @@ PYBIND11_MODULE(_core, m) {
   bind_gaussian(m);
   bind_categorical(m);
   bind_product(m);
+  bind_hmm(m);
 }

@@ -9,11 +9,13 @@ from ._core import NumericalError, __version__
 from .categorical_table import CategoricalTable
 from .gaussian_mixture import GaussianMixture
 from .latent_class import LatentClass
+from .hmm import GaussianHMM
 
 __all__ = [
     "CategoricalTable",
     "GaussianMixture",
     "LatentClass",
+    "GaussianHMM",
     "RestartReport",
     "ConvergenceWarning",
     "EmptyComponentWarning",

@@ -48,11 +48,19 @@ def check_n_threads(value: Any) -> int:
     return check_int(value, "n_threads", 1)
 
 
-def check_data(X: Any, name: str = "X", *, allow_nan: bool = True, n_features: Optional[int] = None):
+def check_data(
+    X: Any,
+    name: str = "X",
+    *,
+    allow_nan: bool = True,
+    n_features: Optional[int] = None,
+    allow_unobserved_rows: bool = False,
+):
     """A 2-D float64 C-contiguous array (no copy when X already is one) and its column names.
 
     Integer, unsigned and float32 inputs are converted to float64. NaN marks a missing entry;
-    +-inf, strings/objects, complex numbers and rows with nothing observed are errors.
+    +-inf, strings/objects, complex numbers and rows with nothing observed are errors (the
+    latter are accepted with ``allow_unobserved_rows``: an HMM time step with nothing observed).
     """
     feature_names = None
     if is_dataframe(X):
@@ -84,7 +92,7 @@ def check_data(X: Any, name: str = "X", *, allow_nan: bool = True, n_features: O
         if not allow_nan:
             raise ValueError(f"{name}: missing values (NaN) are not accepted here")
         empty_rows = np.nonzero(missing.all(axis=1))[0]
-        if empty_rows.size:
+        if empty_rows.size and not allow_unobserved_rows:
             raise ValueError(
                 f"{name}: rows {empty_rows[:5].tolist()} are entirely missing (NaN); remove them"
             )

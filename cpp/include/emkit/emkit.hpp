@@ -9,6 +9,8 @@
 #include "init.hpp"
 #include "parallel.hpp"
 #include "structures/contingency_table.hpp"
+#include "emissions/gaussian_groups.hpp"
+#include "structures/hmm.hpp"
 #include "structures/mixture.hpp"
 #include "structures/mixture_regression.hpp"
 #include "types.hpp"
@@ -19,6 +21,7 @@ using GaussianMixture = Mixture<Gaussian>;
 using LatentClassModel = Mixture<Categorical>;
 using LatentClassRegression = MixtureRegression<Categorical>;
 using MixedLatentClassModel = Mixture<Product>;
+using GaussianHMM = HMM<Gaussian>;
 
 // Fits a Gaussian mixture from k-means++ initial values: the shortest path for native
 // applications. X is n×d (NaN = missing is accepted; k-means++ runs on column-mean-imputed rows).

@@ -1,4 +1,4 @@
-// Deterministic parallel reduction over rows.
+// Deterministic parallel reduction over rows, and over sequences of rows (HMMs).
 //
 // Rows are cut into fixed chunks whose boundaries depend only on the number of rows, never on
 // the number of threads. Each chunk is reduced sequentially into its own accumulator, and the
@@ -98,6 +98,91 @@ Acc reduce_rows(Index n_rows, int n_threads, Make&& make, Body&& body) {
   });
   Acc total = std::move(partial[0]);
   for (Index c = 1; c < plan.n_chunks; ++c) total += partial[c];
+  return total;
+}
+
+// ---- sequences -------------------------------------------------------------------------------
+// The sequence analogue of the row chunks. Sequence s is the rows [offsets[s], offsets[s+1]).
+// Consecutive sequences are grouped into chunks of about n_rows / kMaxChunks rows, with
+// boundaries that depend only on the lengths. A sequence at least that long (and at least
+// kSoloSequenceRows rows) is a "solo" chunk of its own: solo chunks are processed one after the
+// other with every thread working inside the sequence (its emission blocks and statistics, over
+// fixed blocks), so that a single long sequence still uses every core. There are at most about
+// 2 * kMaxChunks chunks.
+constexpr Index kSoloSequenceRows = 16 * kBlockRows;
+
+struct SequencePlan {
+  std::vector<Index> first;  // chunk c holds the sequences [first[c], first[c+1])
+  std::vector<char> solo;    // per chunk: one long sequence processed with all threads
+  Index n_chunks() const { return static_cast<Index>(solo.size()); }
+};
+
+inline SequencePlan plan_sequences(const std::vector<Index>& offsets) {
+  SequencePlan plan;
+  const Index n_sequences = static_cast<Index>(offsets.size()) - 1;
+  if (n_sequences <= 0) return plan;
+  const Index n_rows = offsets.back() - offsets.front();
+  const Index target = std::max<Index>(kBlockRows, (n_rows + kMaxChunks - 1) / kMaxChunks);
+  const Index solo_rows = std::max(target, kSoloSequenceRows);
+  auto length = [&](Index s) { return offsets[s + 1] - offsets[s]; };
+  Index s = 0;
+  while (s < n_sequences) {
+    plan.first.push_back(s);
+    if (length(s) >= solo_rows) {
+      plan.solo.push_back(1);
+      ++s;
+      continue;
+    }
+    plan.solo.push_back(0);
+    Index rows = 0;
+    while (s < n_sequences && rows < target && length(s) < solo_rows) rows += length(s++);
+  }
+  plan.first.push_back(n_sequences);
+  return plan;
+}
+
+// Runs body(first, end, solo, threads) over the chunks of sequences: the shared chunks in
+// parallel (each by one thread, body gets threads = 1), then the solo chunks one by one with
+// body getting n_threads. For results independent of the thread count, body must branch on
+// `solo` (which depends only on the lengths), never on `threads`.
+template <class Body>
+void for_each_sequence_chunk(const SequencePlan& plan, int n_threads, Body&& body) {
+  std::vector<Index> shared;
+  for (Index c = 0; c < plan.n_chunks(); ++c)
+    if (!plan.solo[c]) shared.push_back(c);
+  parallel_for(static_cast<Index>(shared.size()), n_threads, [&](Index t) {
+    const Index c = shared[t];
+    body(c, plan.first[c], plan.first[c + 1], false, 1);
+  });
+  for (Index c = 0; c < plan.n_chunks(); ++c)
+    if (plan.solo[c]) body(c, plan.first[c], plan.first[c + 1], true, resolve_threads(n_threads));
+}
+
+// Runs body(first, end, solo, threads) on every chunk of sequences (outputs per sequence).
+template <class Body>
+void for_each_sequence(const std::vector<Index>& offsets, int n_threads, Body&& body) {
+  for_each_sequence_chunk(plan_sequences(offsets), n_threads,
+                          [&](Index, Index first, Index end, bool solo, int threads) {
+                            body(first, end, solo, threads);
+                          });
+}
+
+// Reduces the sequences into one accumulator: make() creates an empty accumulator,
+// body(acc, first, end, solo, threads) adds the sequences [first, end), acc += other merges.
+// Every chunk has its own accumulator and the chunks are merged in order: bit-identical
+// results for any number of threads.
+template <class Acc, class Make, class Body>
+Acc reduce_sequences(const std::vector<Index>& offsets, int n_threads, Make&& make, Body&& body) {
+  const SequencePlan plan = plan_sequences(offsets);
+  if (plan.n_chunks() == 0) return make();
+  std::vector<Acc> partial;
+  partial.reserve(plan.n_chunks());
+  for (Index c = 0; c < plan.n_chunks(); ++c) partial.push_back(make());
+  for_each_sequence_chunk(plan, n_threads, [&](Index c, Index first, Index end, bool solo, int threads) {
+    body(partial[c], first, end, solo, threads);
+  });
+  Acc total = std::move(partial[0]);
+  for (Index c = 1; c < plan.n_chunks(); ++c) total += partial[c];
   return total;
 }
 

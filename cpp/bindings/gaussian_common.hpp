@@ -1,0 +1,44 @@
+// Helpers shared by the bindings of models with a Gaussian emission family (mixture, HMM): the
+// covariance layouts and the prior dict (the monitor's record and the callback: mixture_methods.hpp).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "mixture_methods.hpp"
+
+namespace emkit::bindings {
+
+inline Index covariance_columns(CovarianceType type, Index d) {
+  return (type == CovarianceType::Full || type == CovarianceType::Tied) ? d * d
+         : type == CovarianceType::Diag                                  ? d
+                                                                         : 1;
+}
+
+// scikit-learn's layout of the covariances for each covariance type.
+inline std::vector<py::ssize_t> covariance_shape(CovarianceType type, Index K, Index d) {
+  switch (type) {
+    case CovarianceType::Full: return {K, d, d};
+    case CovarianceType::Tied: return {d, d};
+    case CovarianceType::Diag: return {K, d};
+    default: return {K};
+  }
+}
+
+inline std::optional<GaussianPrior> parse_prior(const py::object& prior, CovarianceType type, Index d) {
+  if (prior.is_none()) return std::nullopt;
+  const py::dict spec = prior.cast<py::dict>();
+  GaussianPrior p;
+  p.mean = to_vector(spec["mean"].cast<DoubleArray>(), "prior['mean']");
+  p.shrinkage = spec["shrinkage"].cast<double>();
+  p.dof = spec["dof"].cast<double>();
+  const DoubleArray scale = spec["scale"].cast<DoubleArray>();
+  if (type == CovarianceType::Full || type == CovarianceType::Tied)
+    p.scale = to_matrix(scale, d, d, "prior['scale']");
+  else
+    p.scale = to_matrix(scale, type == CovarianceType::Diag ? d : 1, 1, "prior['scale']");
+  return p;
+}
+
+}  // namespace emkit::bindings

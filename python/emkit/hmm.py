@@ -1,0 +1,720 @@
+"""Hidden Markov models fitted by EM (Baum-Welch) in the compiled core."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, FrozenSet, Optional, Tuple
+
+import numpy as np
+
+from . import _core
+from ._base import BaseEstimator, NotFittedError, RestartReport, RestartRun, report_monitor
+from ._validation import (
+    check_choice,
+    check_data,
+    check_float,
+    check_int,
+    check_n_threads,
+    is_dataframe,
+    restart_seeds,
+)
+from .gaussian_mixture import (
+    COVARIANCE_TYPES,
+    GaussianMixture,
+    _m_step_from_resp,
+    _nearest,
+    _weighted_moments,
+    covariance_shape,
+)
+
+#: Parameter groups ``fixed`` may hold fixed while fitting.
+FIXED_GROUPS = ("startprob", "transmat", "means", "covariances")
+DECODER_ALGORITHMS = ("viterbi", "map")
+GAUSSIAN_PRIOR_KEYS = ("mean", "shrinkage", "dof", "scale")
+#: Probability vectors (startprob, rows of transmat) must sum to one within this.
+PROBABILITY_ATOL = 1e-8
+
+
+# ---------------------------------------------------------------------------------- validation
+def check_lengths(lengths: Any, n_rows: int) -> np.ndarray:
+    """Positive integer sequence lengths summing to the number of rows (None: one sequence)."""
+    if lengths is None:
+        return np.array([n_rows], dtype=np.int64)
+    if is_dataframe(lengths) or isinstance(lengths, (str, bytes)):
+        raise TypeError(f"lengths: expected a 1-D array of integers, got {type(lengths).__name__}")
+    a = np.asarray(lengths)
+    if a.ndim == 1 and a.size == 0:
+        raise ValueError("lengths: expected at least one sequence")
+    if a.dtype.kind not in "iu":
+        if a.dtype.kind == "f" and a.size and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
+            a = a.astype(np.int64)
+        else:
+            raise TypeError(f"lengths: expected integers, got dtype {a.dtype}")
+    if a.ndim != 1:
+        raise ValueError(f"lengths: expected a 1-D array of sequence lengths, got {a.ndim}-D")
+    bad = np.nonzero(a <= 0)[0]
+    if bad.size:
+        raise ValueError(
+            f"lengths: expected positive lengths; sequence {int(bad[0])} has length "
+            f"{int(a[bad[0]])}"
+        )
+    total = int(a.sum())
+    if total != n_rows:
+        raise ValueError(f"lengths: the lengths sum to {total} but X has {n_rows} rows")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _is_sequence_block(obj: Any) -> bool:
+    return (isinstance(obj, np.ndarray) and obj.ndim == 2) or is_dataframe(obj)
+
+
+def check_sequences(X: Any, lengths: Any, *, n_features: Optional[int] = None):
+    """(X as one C-contiguous float64 array, lengths as int64, feature names).
+
+    X is a 2-D array of the concatenated sequences with ``lengths``, or a list of 2-D arrays (one
+    per sequence; ``lengths`` is then implied). NaN marks a missing entry; a row may be entirely
+    missing (the chain still advances through it).
+    """
+    if isinstance(X, (list, tuple)) and len(X) > 0 and all(_is_sequence_block(x) for x in X):
+        parts, names = [], None
+        for i, part in enumerate(X):
+            a, part_names = check_data(
+                part, f"X[{i}]", n_features=n_features, allow_unobserved_rows=True
+            )
+            if n_features is None:
+                n_features = a.shape[1]
+            if i == 0:
+                names = part_names
+            parts.append(a)
+        sizes = np.array([a.shape[0] for a in parts], dtype=np.int64)
+        if lengths is not None:
+            given = check_lengths(lengths, int(sizes.sum()))
+            if not np.array_equal(given, sizes):
+                raise ValueError(
+                    f"lengths: X is a list of sequences of lengths {sizes.tolist()}; lengths, when "
+                    f"given, must equal them, got {given.tolist()}"
+                )
+        return np.ascontiguousarray(np.concatenate(parts)), sizes, names
+    X, names = check_data(X, n_features=n_features, allow_unobserved_rows=True)
+    return X, check_lengths(lengths, X.shape[0]), names
+
+
+def check_sequence_weight(sample_weight: Any, n_sequences: int) -> np.ndarray:
+    """Nonnegative finite weights, one per sequence, with a positive sum. Empty array = all ones."""
+    if sample_weight is None:
+        return np.empty(0)
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "fiub":
+        raise TypeError(f"sample_weight: expected real numbers, got dtype {w.dtype}")
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    if w.ndim != 1 or w.shape[0] != n_sequences:
+        raise ValueError(
+            f"sample_weight: expected one weight per sequence ({n_sequences} values), "
+            f"got shape {w.shape}"
+        )
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight: expected finite values")
+    if (w < 0).any():
+        raise ValueError("sample_weight: expected values >= 0")
+    if w.sum() <= 0:
+        raise ValueError("sample_weight: expected a positive total weight")
+    return w
+
+
+def _check_probabilities(value: Any, name: str, shape: Tuple[int, ...]) -> np.ndarray:
+    """A probability vector (or a row-stochastic matrix) of the given shape."""
+    p = np.asarray(value)
+    if p.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: expected real numbers, got dtype {p.dtype}")
+    p = np.array(p, dtype=np.float64)
+    if p.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError(f"{name}: expected finite values")
+    if (p < 0).any():
+        raise ValueError(f"{name}: expected nonnegative probabilities")
+    sums = p.reshape(-1, shape[-1]).sum(axis=1)
+    for i, s in enumerate(sums):
+        if abs(s - 1.0) > PROBABILITY_ATOL:
+            where = f"row {i} sums" if p.ndim == 2 else "the probabilities sum"
+            raise ValueError(f"{name}: {where} to {s:.12g}, expected 1")
+    return p / (sums[:, None] if p.ndim == 2 else sums[0])
+
+
+def _check_concentration(value: Any, name: str, shape: Tuple[int, ...]) -> np.ndarray:
+    """Dirichlet concentrations (a scalar broadcast to shape, or an array of that shape), >= 1."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"{name}: expected a number or an array of Dirichlet concentrations, got {value!r}"
+        )
+    a = np.asarray(value)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{name}: expected real numbers, got dtype {a.dtype}")
+    a = np.array(a, dtype=np.float64)
+    if a.ndim == 0:
+        a = np.full(shape, float(a))
+    if a.shape != shape:
+        raise ValueError(f"{name}: expected a number or an array of shape {shape}, got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name}: expected finite values")
+    if (a < 1.0).any():
+        raise ValueError(
+            f"{name}: expected Dirichlet concentrations >= 1 (1 = no prior; below 1 the MAP "
+            "estimate leaves the simplex), got a minimum of {:g}".format(a.min())
+        )
+    return np.ascontiguousarray(a)
+
+
+def _check_fixed(fixed: Any) -> FrozenSet[str]:
+    if fixed is None:
+        return frozenset()
+    if isinstance(fixed, str):
+        fixed = (fixed,)
+    try:
+        names = list(fixed)
+    except TypeError:
+        raise TypeError(f"fixed: expected a set of parameter names, got {fixed!r}") from None
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"fixed: expected parameter names (str), got {name!r}")
+        if name not in FIXED_GROUPS:
+            allowed = ", ".join(repr(g) for g in FIXED_GROUPS)
+            raise ValueError(f"fixed: unknown parameter {name!r}; expected some of {allowed}")
+    return frozenset(names)
+
+
+def _core_fixed(fixed: FrozenSet[str]) -> list:
+    """The core's fixed groups: means and covariances both fixed = the whole emission family,
+    whose statistics the E-step then skips."""
+    if {"means", "covariances"} <= fixed:
+        fixed = fixed | {"emission"}
+    return sorted(fixed)
+
+
+def _random_transmat(K: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows drawn from Dirichlet(1 + K·e_i) (a diagonal bias: states tend to persist), mixed with
+    10% of the uniform distribution so that no entry starts at (or near) a structural zero."""
+    rows = np.array([rng.dirichlet(1.0 + K * np.eye(K)[i]) for i in range(K)])
+    return 0.9 * rows + 0.1 / K
+
+
+def _full_covariances(covariances: np.ndarray, covariance_type: str, K: int, d: int) -> np.ndarray:
+    """The (K, d, d) covariance matrices (hmmlearn's ``covars_`` layout)."""
+    if covariance_type == "full":
+        return covariances.copy()
+    if covariance_type == "tied":
+        return np.broadcast_to(covariances, (K, d, d)).copy()
+    if covariance_type == "diag":
+        return np.stack([np.diag(v) for v in covariances])
+    return np.stack([np.eye(d) * v for v in covariances])
+
+
+# ---------------------------------------------------------------------------------- estimator
+class GaussianHMM(BaseEstimator):
+    """Hidden Markov model with Gaussian emissions, fitted by EM (Baum-Welch).
+
+    hmmlearn's ``GaussianHMM`` interface (``startprob_``, ``transmat_``, ``means_``, ``covars_``,
+    ``fit(X, lengths)``, ``score``, ``score_samples``, ``decode``, ``predict``,
+    ``predict_proba``, ``sample``), plus: missing values (NaN entries are integrated out; a time
+    step with nothing observed still advances the chain), per-sequence sample weights, restarts
+    that report whether the best optimum replicated, parameters held fixed, Dirichlet priors on
+    the start and transition probabilities with the conjugate Gaussian prior of
+    ``GaussianMixture``, and bit-identical results for any number of threads.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of hidden states.
+    covariance_type : {"full", "tied", "diag", "spherical"}
+        As hmmlearn (default "diag"). ``covariances_`` has scikit-learn's per-type layout,
+        ``covars_`` hmmlearn's full (n_components, n_features, n_features) matrices.
+    tol : float
+        EM stops when the objective (log-likelihood, plus log-prior under MAP) per time step
+        changes by less than ``tol`` (sequence weights count: the divisor is Σ weight × length).
+        ``tol=0`` runs exactly ``max_iter`` iterations. (hmmlearn's ``tol`` is on the total.)
+    reg_covar : float
+        Added to the diagonal of every covariance after each M-step (as ``GaussianMixture``).
+    max_iter : int
+        Maximum number of EM iterations (M-steps) per run (hmmlearn: ``n_iter``).
+    n_init : int
+        Number of runs from different seeds; the best objective wins; ``restarts_`` lists all.
+    startprob_init, transmat_init, means_init, covariances_init : array-like, optional
+        User initial values (any subset). Otherwise: uniform start probabilities; transition
+        rows drawn from Dirichlet(1 + K·e_i) mixed with 10% uniform (a bias to persist); means
+        and covariances from k-means++ on the time steps (weighted by their sequence's weight;
+        missing entries imputed by column means for seeding only).
+    startprob_prior, transmat_prior : float or array-like
+        Dirichlet concentrations (hmmlearn's names): a number, a (K,) vector, resp. a (K, K)
+        matrix (e.g. ``1 + κ·I`` for a "sticky" diagonal). Values must be >= 1; 1 is no prior.
+        A probability that is zero stays zero (structural zeros, e.g. left-right models); the
+        prior applies to the entries that are not.
+    prior : None, "default" or dict
+        Conjugate prior on the Gaussian means and covariances, as ``GaussianMixture``'s ``prior``
+        (keys ``mean``, ``shrinkage``, ``dof``, ``scale``; "default" = data-scaled values).
+    fixed : set of str
+        Parameters held fixed while fitting: any of "startprob", "transmat", "means",
+        "covariances" (hmmlearn: ``params`` without the corresponding letters).
+    algorithm : {"viterbi", "map"}
+        Decoder used by ``predict`` and by ``decode`` when not given.
+    random_state : None, int, numpy Generator or RandomState
+    n_threads : int or None
+        Threads for the E-step; None uses all cores. Results are bit-identical for any value.
+    verbose : int
+        0 silent; 1 prints each run's result; 2 also every ``verbose_interval`` iterations.
+    verbose_interval : int
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "diag",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        startprob_init: Any = None,
+        transmat_init: Any = None,
+        means_init: Any = None,
+        covariances_init: Any = None,
+        startprob_prior: Any = 1.0,
+        transmat_prior: Any = 1.0,
+        prior: Any = None,
+        fixed: Any = None,
+        algorithm: str = "viterbi",
+        random_state: Any = None,
+        n_threads: Optional[int] = None,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.startprob_init = startprob_init
+        self.transmat_init = transmat_init
+        self.means_init = means_init
+        self.covariances_init = covariances_init
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.prior = prior
+        self.fixed = fixed
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self, n_features: int) -> Dict[str, Any]:
+        K = check_int(self.n_components, "n_components", 1)
+        cov_type = check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        p: Dict[str, Any] = {
+            "n_components": K,
+            "covariance_type": cov_type,
+            "tol": check_float(self.tol, "tol", 0.0),
+            "reg_covar": check_float(self.reg_covar, "reg_covar", 0.0),
+            "max_iter": check_int(self.max_iter, "max_iter", 0),
+            "n_init": check_int(self.n_init, "n_init", 1),
+            "algorithm": check_choice(self.algorithm, "algorithm", DECODER_ALGORITHMS),
+            "n_threads": check_n_threads(self.n_threads),
+            "verbose": check_int(self.verbose, "verbose", 0),
+            "verbose_interval": check_int(self.verbose_interval, "verbose_interval", 1),
+            "fixed": _check_fixed(self.fixed),
+            "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
+            "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
+        }
+        p["startprob_init"] = (
+            None
+            if self.startprob_init is None
+            else _check_probabilities(self.startprob_init, "startprob_init", (K,))
+        )
+        p["transmat_init"] = (
+            None
+            if self.transmat_init is None
+            else _check_probabilities(self.transmat_init, "transmat_init", (K, K))
+        )
+        # The Gaussian initial values are checked exactly as GaussianMixture checks them.
+        gaussian = GaussianMixture(
+            K,
+            covariance_type=cov_type,
+            means_init=self.means_init,
+            covariances_init=self.covariances_init,
+        )
+        p["means_init"] = gaussian._check_means_init(K, n_features)
+        p["covariances_init"] = gaussian._check_covariances_init(cov_type, K, n_features)
+        return p
+
+    def _resolve_prior(
+        self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any]
+    ) -> Optional[dict]:
+        """The Gaussian family's prior, resolved exactly as GaussianMixture's (data-scaled defaults
+        from the time steps, weighted by their sequence's weight)."""
+        prior = self.prior
+        if prior is None:
+            return None
+        if isinstance(prior, dict):
+            unknown = sorted(set(prior) - set(GAUSSIAN_PRIOR_KEYS))
+            if unknown:
+                hint = (
+                    "; the start and transition probabilities take startprob_prior and "
+                    "transmat_prior"
+                    if "weight_concentration" in unknown
+                    else ""
+                )
+                raise ValueError(
+                    f"prior: unknown keys {unknown}; expected some of "
+                    f"{list(GAUSSIAN_PRIOR_KEYS)}{hint}"
+                )
+        resolved = GaussianMixture(
+            p["n_components"], covariance_type=p["covariance_type"], prior=prior
+        )._resolve_prior(X, row_weight, p["covariance_type"], p["n_components"])
+        resolved.pop("weight_concentration", None)
+        return resolved
+
+    def _prepare(self, X: Any, lengths: Any, sample_weight: Any):
+        """Everything fit and initialize check before any work: (X, lengths, feature names,
+        sequence weights, row weights, parameters, resolved Gaussian prior)."""
+        X, lengths, names = check_sequences(X, lengths)
+        p = self._check_params(X.shape[1])
+        w = check_sequence_weight(sample_weight, lengths.shape[0])
+        row_weight = np.repeat(w, lengths) if w.size else np.ones(X.shape[0])
+        K = p["n_components"]
+        if p["means_init"] is None or p["covariances_init"] is None:
+            usable = int(((row_weight > 0) & ~np.isnan(X).all(axis=1)).sum())
+            if usable < K:
+                raise ValueError(
+                    f"X: expected at least n_components={K} time steps with an observed value and "
+                    f"positive sequence weight to initialise the states, got {usable}"
+                )
+        return X, lengths, names, w, row_weight, p, self._resolve_prior(X, row_weight, p)
+
+    # ------------------------------------------------------------------ initialisation
+    def _initial_parameters(
+        self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any], seed: int
+    ):
+        """(startprob, transmat, means, covariances) of one run's starting point."""
+        K, cov_type = p["n_components"], p["covariance_type"]
+        rng = np.random.default_rng(seed)
+        startprob = p["startprob_init"] if p["startprob_init"] is not None else np.full(K, 1.0 / K)
+        transmat = (
+            p["transmat_init"] if p["transmat_init"] is not None else _random_transmat(K, rng)
+        )
+        means, covariances = p["means_init"], p["covariances_init"]
+        if means is None or covariances is None:
+            observed = ~np.isnan(X).all(axis=1)
+            Xo, wo = X[observed], row_weight[observed]
+            missing = np.isnan(Xo)
+            if missing.any():  # seeding sees column-mean-imputed rows
+                Xo = np.where(missing, _weighted_moments(Xo, wo)[0], Xo)
+            if means is not None:
+                labels = _nearest(Xo, means)
+            else:
+                _, labels, _ = _core.kmeans_plus_plus(Xo, wo, K, seed, 10, p["n_threads"])
+            resp = np.zeros((Xo.shape[0], K))
+            resp[np.arange(Xo.shape[0]), labels] = 1.0
+            _, init_means, init_cov = _m_step_from_resp(Xo, wo, resp, cov_type, p["reg_covar"])
+            means = init_means if means is None else means
+            covariances = init_cov if covariances is None else covariances
+        return startprob, transmat, np.ascontiguousarray(means), np.ascontiguousarray(covariances)
+
+    def _make_model(self, start, p: Dict[str, Any], prior: Optional[dict]) -> Any:
+        return _core.GaussianHMMModel(
+            start[0],
+            start[1],
+            start[2],
+            start[3],
+            p["covariance_type"],
+            p["reg_covar"],
+            prior,
+            p["startprob_prior"],
+            p["transmat_prior"],
+            _core_fixed(p["fixed"]),
+        )
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> "GaussianHMM":
+        """Estimates the parameters by EM (best of ``n_init`` runs). Returns self.
+
+        X: the concatenated sequences (n_samples, n_features) with ``lengths``, or a list of
+        2-D arrays, one per sequence. sample_weight: one weight per sequence.
+        """
+        X, lengths, names, w, row_weight, p, prior = self._prepare(X, lengths, sample_weight)
+        seeds = restart_seeds(self.random_state, p["n_init"])
+
+        report = RestartReport()
+        best = None
+        for run, seed in enumerate(seeds):
+            model = self._make_model(self._initial_parameters(X, row_weight, p, seed), p, prior)
+            record = model.fit(
+                X, lengths, w, p["max_iter"], p["tol"], p["n_threads"], self._progress(p, run)
+            )
+            objective = record["history"][-1]
+            report.runs.append(
+                RestartRun(
+                    seed, objective, record["loglik"][-1], record["n_iter"], record["converged"]
+                )
+            )
+            if p["verbose"]:
+                print(
+                    f"run {run}: objective {objective:.6f} after {record['n_iter']} iterations, "
+                    f"converged={record['converged']}"
+                )
+            if best is None or objective > best[1]["history"][-1]:
+                best = (model, record)
+        model, record = best
+        report_monitor(record, type(self).__name__, p["tol"], p["max_iter"])
+        self._store(model, p, prior)
+        self.converged_ = bool(record["converged"])
+        self.n_iter_ = int(record["n_iter"])
+        self.history_ = np.asarray(record["history"])
+        self.loglik_history_ = np.asarray(record["loglik"])
+        self.iteration_seconds_ = np.asarray(record["seconds"])
+        self.loglik_ = float(record["loglik"][-1])
+        self.restarts_ = report
+        self.n_features_in_ = X.shape[1]
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return self
+
+    def _progress(self, p: Dict[str, Any], run: int):
+        if p["verbose"] < 2:
+            return None
+        interval = p["verbose_interval"]
+
+        def callback(info: Dict[str, Any]) -> bool:
+            if info["iteration"] % interval == 0:
+                print(
+                    f"  run {run} iteration {info['iteration']}: objective {info['objective']:.6f} "
+                    f"change {info['change']:.3g} ({info['seconds']:.3f}s)"
+                )
+            return True
+
+        return callback
+
+    def _store(self, model: Any, p: Dict[str, Any], prior: Optional[dict]) -> None:
+        self.startprob_ = model.startprob
+        self.transmat_ = model.transmat
+        self.means_ = model.means
+        self.covariances_ = model.covariances
+        self.prior_ = prior
+        self._config = {
+            "covariance_type": p["covariance_type"],
+            "reg_covar": p["reg_covar"],
+            "startprob_prior": p["startprob_prior"],
+            "transmat_prior": p["transmat_prior"],
+            "fixed": p["fixed"],
+            "n_threads": p["n_threads"],
+        }
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def covars_(self) -> np.ndarray:
+        """Covariance matrices, (n_components, n_features, n_features) for every covariance type
+        (hmmlearn's ``covars_``); ``covariances_`` has scikit-learn's per-type layout."""
+        self._check_fitted()
+        cov_type = self._current_config()["covariance_type"]
+        K, d = np.shape(self.means_)
+        return _full_covariances(np.asarray(self.covariances_), cov_type, K, d)
+
+    @covars_.setter
+    def covars_(self, value: Any) -> None:
+        # As hmmlearn's setter: the per-type layout.
+        self.covariances_ = np.asarray(value, dtype=np.float64)
+
+    def _check_fitted(self) -> None:
+        missing = [
+            a for a in ("startprob_", "transmat_", "means_", "covariances_") if not hasattr(self, a)
+        ]
+        if missing:
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet; call fit (or initialize) first, "
+                "or set "
+                f"{', '.join(missing)}"
+            )
+
+    def _current_config(self) -> Dict[str, Any]:
+        """The configuration of the fitted model; for parameters set by hand (hmmlearn style), the
+        constructor's."""
+        config = getattr(self, "_config", None)
+        if config is not None:
+            return config
+        K = check_int(self.n_components, "n_components", 1)
+        return {
+            "covariance_type": check_choice(
+                self.covariance_type, "covariance_type", COVARIANCE_TYPES
+            ),
+            "reg_covar": check_float(self.reg_covar, "reg_covar", 0.0),
+            "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
+            "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
+            "fixed": _check_fixed(self.fixed),
+            "n_threads": check_n_threads(self.n_threads),
+        }
+
+    def _core_model(self) -> Any:
+        self._check_fitted()
+        c = self._current_config()
+        means = np.ascontiguousarray(self.means_, dtype=np.float64)
+        covariances = np.ascontiguousarray(self.covariances_, dtype=np.float64)
+        K = means.shape[0] if means.ndim == 2 else -1
+        expected = covariance_shape(c["covariance_type"], K, means.shape[-1])
+        if means.ndim != 2 or covariances.shape != expected:
+            raise ValueError(
+                f"covariances_: expected shape {expected} for "
+                f"covariance_type={c['covariance_type']!r} "
+                f"and means_ of shape {means.shape}, got {covariances.shape}"
+            )
+        return _core.GaussianHMMModel(
+            np.asarray(self.startprob_, dtype=np.float64),
+            np.asarray(self.transmat_, dtype=np.float64),
+            means,
+            covariances,
+            c["covariance_type"],
+            c["reg_covar"],
+            getattr(self, "prior_", None),
+            c["startprob_prior"],
+            c["transmat_prior"],
+            _core_fixed(c["fixed"]),
+        )
+
+    def _n_parameters(self) -> int:
+        """Free parameters: the nonzero entries of startprob_ and of the rows of transmat_ (minus
+        one per distribution) and the Gaussian parameters, excluding groups held fixed."""
+        return int(self._core_model().n_parameters)
+
+    def log_prior(self) -> float:
+        """log p(parameters) under the priors (0 without any)."""
+        return float(self._core_model().log_prior())
+
+    def stationary_distribution(self) -> np.ndarray:
+        """A stationary distribution π = π A of the chain (the unique one when the chain is
+        irreducible), by a least-squares solve of (Aᵀ − I)π = 0 with Σπ = 1."""
+        self._check_fitted()
+        A = np.asarray(self.transmat_, dtype=np.float64)
+        K = A.shape[0]
+        system = np.vstack([A.T - np.eye(K), np.ones((1, K))])
+        rhs = np.zeros(K + 1)
+        rhs[-1] = 1.0
+        pi = np.linalg.lstsq(system, rhs, rcond=None)[0]
+        pi = np.clip(pi, 0.0, None)
+        return pi / pi.sum()
+
+    def get_stationary_distribution(self) -> np.ndarray:
+        """hmmlearn's name for :meth:`stationary_distribution`."""
+        return self.stationary_distribution()
+
+    # ------------------------------------------------------------------ the engine's three calls
+    def initialize(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> "GaussianHMM":
+        """Sets the starting parameters of the first run without fitting, so that an external
+        driver can iterate ``e_step`` / ``m_step`` itself."""
+        X, _, _, _, row_weight, p, prior = self._prepare(X, lengths, sample_weight)
+        seed = restart_seeds(self.random_state, 1)[0]
+        self._store(
+            self._make_model(self._initial_parameters(X, row_weight, p, seed), p, prior), p, prior
+        )
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _sequences(self, X: Any, lengths: Any):
+        self._check_fitted()
+        X, lengths, _ = check_sequences(X, lengths, n_features=np.shape(self.means_)[1])
+        return X, lengths
+
+    def e_step(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> Any:
+        """Expected sufficient statistics of whole sequences at the current parameters (a
+        ``GaussianHMMStats``: statistics of sets of sequences add up with ``+``)."""
+        model = self._core_model()
+        X, lengths = self._sequences(X, lengths)
+        w = check_sequence_weight(sample_weight, lengths.shape[0])
+        return model.e_step(X, lengths, w, self._current_config()["n_threads"])
+
+    def m_step(self, stats: Any) -> "GaussianHMM":
+        """Updates the parameters from summed statistics (MAP when a prior is set)."""
+        if not isinstance(stats, _core.GaussianHMMStats):
+            raise TypeError(
+                f"stats: expected GaussianHMMStats from e_step, got {type(stats).__name__}"
+            )
+        model = self._core_model()
+        model.m_step(stats)
+        self.startprob_, self.transmat_ = model.startprob, model.transmat
+        self.means_, self.covariances_ = model.means, model.covariances
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def score_sequences(self, X: Any, lengths: Any = None) -> np.ndarray:
+        """log p(x_s) of every sequence (missing entries integrated out)."""
+        model = self._core_model()
+        X, lengths = self._sequences(X, lengths)
+        return model.score(X, lengths, self._current_config()["n_threads"])
+
+    def score(self, X: Any, lengths: Any = None) -> float:
+        """Total log-likelihood of the sequences (hmmlearn's ``score``)."""
+        return float(self.score_sequences(X, lengths).sum())
+
+    def score_samples(self, X: Any, lengths: Any = None) -> Tuple[float, np.ndarray]:
+        """(total log-likelihood, state posteriors (n_samples, n_components)), as hmmlearn."""
+        model = self._core_model()
+        X, lengths = self._sequences(X, lengths)
+        log_prob, posteriors = model.posterior(X, lengths, self._current_config()["n_threads"])
+        return float(log_prob.sum()), posteriors
+
+    def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
+        """Posterior probability of each state at every time step (forward-backward)."""
+        return self.score_samples(X, lengths)[1]
+
+    def decode(
+        self, X: Any, lengths: Any = None, algorithm: Optional[str] = None
+    ) -> Tuple[float, np.ndarray]:
+        """(log-probability, state sequence), as hmmlearn.
+
+        "viterbi": the most probable state paths and Σ_s log p(x_s, z*_s). "map": the most
+        probable state of every time step and Σ_t log max_k p(z_t = k | x) (hmmlearn returns the
+        sum of the maxima without the log, its issue #188).
+        """
+        algorithm = check_choice(
+            self.algorithm if algorithm is None else algorithm, "algorithm", DECODER_ALGORITHMS
+        )
+        if algorithm == "map":
+            _, posteriors = self.score_samples(X, lengths)
+            best = posteriors.max(axis=1)
+            return float(np.log(best).sum()), posteriors.argmax(axis=1)
+        model = self._core_model()
+        X, lengths = self._sequences(X, lengths)
+        log_prob, states = model.viterbi(X, lengths, self._current_config()["n_threads"])
+        return float(log_prob.sum()), states.astype(np.intp)
+
+    def predict(self, X: Any, lengths: Any = None) -> np.ndarray:
+        """The decoded state of every time step (``algorithm``: Viterbi by default)."""
+        return self.decode(X, lengths)[1]
+
+    def sample(self, n_samples: int = 1, random_state: Any = None) -> Tuple[np.ndarray, np.ndarray]:
+        """One sequence of ``n_samples`` time steps and its states, as hmmlearn (seeded by
+        ``random_state``, else the estimator's ``random_state``)."""
+        n_samples = check_int(n_samples, "n_samples", 1)
+        model = self._core_model()
+        seed = restart_seeds(self.random_state if random_state is None else random_state, 1)[0]
+        X, states = model.sample(n_samples, seed)
+        return X, states.astype(np.intp)
+
+    def _weighted_loglik(self, X: Any, lengths: Any, sample_weight: Any) -> Tuple[float, float]:
+        X, lengths = self._sequences(X, lengths)
+        log_prob = self._core_model().score(X, lengths, self._current_config()["n_threads"])
+        w = check_sequence_weight(sample_weight, lengths.shape[0])
+        if not w.size:
+            return float(log_prob.sum()), float(X.shape[0])
+        return float(log_prob @ w), float(w @ lengths)
+
+    def bic(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> float:
+        """Bayesian information criterion: -2 log L + p log n, n the number of time steps (as
+        hmmlearn; Σ weight × length with sample_weight). Lower is better."""
+        total, n = self._weighted_loglik(X, lengths, sample_weight)
+        return float(-2.0 * total + self._n_parameters() * math.log(n))
+
+    def aic(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> float:
+        """Akaike information criterion: -2 log L + 2p (lower is better)."""
+        total, _ = self._weighted_loglik(X, lengths, sample_weight)
+        return float(-2.0 * total + 2.0 * self._n_parameters())

@@ -1,0 +1,251 @@
+"""emkit's Gaussian HMM agrees with the plain numpy reference Baum-Welch, iteration by iteration,
+to a relative 1e-9, for every covariance type, with several sequences, missing entries, time
+steps with nothing observed, sequence weights, fixed parameters, structural zeros and priors."""
+
+import numpy as np
+import pytest
+from hmm_data import hmm_start, make_sequences
+from reference import hmm as ref
+
+import emkit
+
+RTOL = 1e-9
+K = 3
+
+
+def assert_close(actual, expected, what):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    scale = np.maximum(np.abs(expected), 1e-300)
+    # Entries near zero (off-diagonal covariances, small transition probabilities) are compared
+    # to the size of the array instead of their own.
+    scale = np.maximum(scale, np.abs(expected).max() * 1e-3)
+    err = np.max(np.abs(actual - expected) / scale)
+    assert err < RTOL, f"{what}: max relative error {err:.3g}"
+
+
+def gaussian_prior(X, covariance_type):
+    d = X.shape[1]
+    var = np.nanvar(X, axis=0)
+    scale = {
+        "full": np.diag(var) * 0.5,
+        "tied": np.diag(var) * 0.5,
+        "diag": var * 0.5,
+        "spherical": var.mean() * 0.5,
+    }[covariance_type]
+    return {"mean": np.nanmean(X, axis=0) + 0.3, "shrinkage": 0.05, "dof": d + 3.0, "scale": scale}
+
+
+def left_right(transmat):
+    """Structural zeros: state i never returns to a state j < i."""
+    A = np.triu(transmat)
+    return A / A.sum(axis=1, keepdims=True)
+
+
+CASES = [
+    pytest.param(dict(), id="plain"),
+    pytest.param(dict(weights=True), id="weights"),
+    pytest.param(dict(missing=0.2, unobserved=0.08), id="missing"),
+    pytest.param(dict(missing=0.2, unobserved=0.08, weights=True), id="missing+weights"),
+    pytest.param(dict(dirichlet=True), id="dirichlet-priors"),
+    pytest.param(
+        dict(dirichlet=True, gaussian_prior=True, missing=0.15, unobserved=0.05, weights=True),
+        id="all-priors+missing+weights",
+    ),
+    pytest.param(dict(fixed={"startprob", "transmat"}), id="fixed-chain"),
+    pytest.param(dict(fixed={"means"}, missing=0.1, weights=True), id="fixed-means"),
+    pytest.param(dict(fixed={"covariances"}, missing=0.1), id="fixed-covariances"),
+    pytest.param(
+        dict(fixed={"means"}, gaussian_prior=True, dirichlet=True), id="fixed-means+prior"
+    ),
+    pytest.param(dict(fixed={"means", "covariances"}, dirichlet=True), id="fixed-emission"),
+    pytest.param(dict(structural_zeros=True, dirichlet=True, missing=0.1), id="structural-zeros"),
+]
+
+
+def setup(covariance_type, case):
+    X, lengths, _ = make_sequences(
+        (40, 25, 55),
+        d=2,
+        K=K,
+        seed=11,
+        missing=case.get("missing", 0.0),
+        unobserved=case.get("unobserved", 0.0),
+    )
+    w = np.array([0.5, 2.0, 1.3]) if case.get("weights") else None
+    startprob, transmat, means, cov = hmm_start(X, K, covariance_type)
+    if case.get("structural_zeros"):
+        transmat = left_right(transmat)
+        startprob = np.array([0.7, 0.3, 0.0])
+    prior = None
+    estimator_prior = {}
+    if case.get("dirichlet") or case.get("gaussian_prior"):
+        prior = {}
+        if case.get("dirichlet"):
+            prior["startprob"] = np.array([2.0, 1.0, 3.0])
+            prior["transmat"] = 1.0 + 4.0 * np.eye(K) + 0.5  # sticky
+            estimator_prior.update(
+                startprob_prior=prior["startprob"], transmat_prior=prior["transmat"]
+            )
+        if case.get("gaussian_prior"):
+            prior["gaussian"] = gaussian_prior(X, covariance_type)
+            estimator_prior["prior"] = prior["gaussian"]
+    fixed = frozenset(case.get("fixed", ()))
+    return X, lengths, w, (startprob, transmat, means, cov), prior, estimator_prior, fixed
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_twenty_iterations_match_reference(covariance_type, case):
+    X, lengths, w, start, prior, estimator_prior, fixed = setup(covariance_type, case)
+    expected = ref.fit(
+        X,
+        lengths,
+        start,
+        covariance_type,
+        20,
+        sample_weight=w,
+        reg_covar=1e-6,
+        prior=prior,
+        fixed=fixed,
+    )
+    init = dict(
+        startprob_init=start[0],
+        transmat_init=start[1],
+        means_init=start[2],
+        covariances_init=start[3],
+    )
+    hmm = emkit.GaussianHMM(
+        K,
+        covariance_type=covariance_type,
+        tol=0.0,
+        max_iter=20,
+        reg_covar=1e-6,
+        fixed=fixed,
+        **init,
+        **estimator_prior,
+    ).fit(X, lengths, sample_weight=w)
+    assert hmm.n_iter_ == 20
+    assert_close(hmm.history_, expected["history"], "objective history")
+    for name, value, exp in zip(
+        ("startprob", "transmat", "means", "covariances"),
+        (hmm.startprob_, hmm.transmat_, hmm.means_, hmm.covariances_),
+        expected["params"][-1],
+    ):
+        assert_close(value, exp, name)
+    loglik = ref.objective(X, lengths, expected["params"][-1], covariance_type, sample_weight=w)
+    assert hmm.loglik_ == pytest.approx(loglik, rel=RTOL)
+
+    # Parameters after every single iteration, through the e_step/m_step interface.
+    step = emkit.GaussianHMM(
+        K, covariance_type=covariance_type, fixed=fixed, **init, **estimator_prior
+    ).initialize(X, lengths)
+    for it in range(1, 21):
+        step.m_step(step.e_step(X, lengths, sample_weight=w))
+        for name, value, exp in zip(
+            ("startprob", "transmat", "means", "covariances"),
+            (step.startprob_, step.transmat_, step.means_, step.covariances_),
+            expected["params"][it],
+        ):
+            assert_close(value, exp, f"{name} after iteration {it}")
+    # Fixed probabilities are the given ones renormalised (their sum may be 1 +- an ulp).
+    if "startprob" in fixed:
+        np.testing.assert_allclose(hmm.startprob_, start[0], rtol=1e-15, atol=0)
+    if "transmat" in fixed:
+        np.testing.assert_allclose(hmm.transmat_, start[1], rtol=1e-15, atol=0)
+    if "means" in fixed:
+        assert np.array_equal(hmm.means_, start[2])
+    if "covariances" in fixed:
+        assert np.array_equal(hmm.covariances_, start[3])
+    if case.get("structural_zeros"):
+        assert np.array_equal(hmm.transmat_ == 0, start[1] == 0)
+        assert hmm.startprob_[2] == 0.0
+
+
+def test_viterbi_paths_equal_reference(covariance_type):
+    X, lengths, _ = make_sequences((60, 35, 80), d=2, K=K, seed=4, missing=0.2, unobserved=0.05)
+    start = hmm_start(X, K, covariance_type, seed=3)
+    hmm = emkit.GaussianHMM(
+        K,
+        covariance_type=covariance_type,
+        startprob_init=start[0],
+        transmat_init=start[1],
+        means_init=start[2],
+        covariances_init=start[3],
+        max_iter=5,
+        tol=0.0,
+    ).fit(X, lengths)
+    params = (hmm.startprob_, hmm.transmat_, hmm.means_, hmm.covariances_)
+    expected_logprob, expected_states = ref.decode(X, lengths, params, covariance_type)
+    logprob, states = hmm.decode(X, lengths)
+    assert np.array_equal(states, expected_states)
+    assert logprob == pytest.approx(expected_logprob.sum(), rel=RTOL)
+    assert np.array_equal(hmm.predict(X, lengths), expected_states)
+
+
+def test_posteriors_and_scores_match_reference(covariance_type):
+    X, lengths, _ = make_sequences((50, 30, 20), d=3, K=K, seed=8, missing=0.25, unobserved=0.1)
+    start = hmm_start(X, K, covariance_type, seed=2)
+    hmm = emkit.GaussianHMM(
+        K,
+        covariance_type=covariance_type,
+        startprob_init=start[0],
+        transmat_init=start[1],
+        means_init=start[2],
+        covariances_init=start[3],
+    ).initialize(X, lengths)
+    expected_loglik, expected_post = ref.posteriors(X, lengths, start, covariance_type)
+    logprob, post = hmm.score_samples(X, lengths)
+    assert_close(post, expected_post, "posteriors")
+    assert logprob == pytest.approx(expected_loglik.sum(), rel=RTOL)
+    assert_close(hmm.score_sequences(X, lengths), expected_loglik, "score per sequence")
+    assert hmm.score(X, lengths) == pytest.approx(expected_loglik.sum(), rel=RTOL)
+    assert_close(hmm.predict_proba(X, lengths), expected_post, "predict_proba")
+
+
+def test_log_prior_matches_reference(covariance_type):
+    X, lengths, _ = make_sequences((30, 30), d=2, K=K, seed=3)
+    start = hmm_start(X, K, covariance_type)
+    transmat = left_right(start[1])
+    prior = {
+        "startprob": np.array([1.5, 2.0, 1.0]),
+        "transmat": 1.0 + 2.0 * np.eye(K),
+        "gaussian": gaussian_prior(X, covariance_type),
+    }
+    hmm = emkit.GaussianHMM(
+        K,
+        covariance_type=covariance_type,
+        startprob_init=start[0],
+        transmat_init=transmat,
+        means_init=start[2],
+        covariances_init=start[3],
+        startprob_prior=prior["startprob"],
+        transmat_prior=prior["transmat"],
+        prior=prior["gaussian"],
+    ).initialize(X, lengths)
+    expected = ref.log_prior((start[0], transmat, start[2], start[3]), covariance_type, prior)
+    assert hmm.log_prior() == pytest.approx(expected, rel=RTOL)
+
+
+@pytest.mark.parametrize(
+    "fixed", [frozenset(), frozenset({"transmat"}), frozenset({"means", "startprob"})]
+)
+def test_n_parameters_and_criteria_match_reference(covariance_type, fixed):
+    X, lengths, _ = make_sequences((30, 40), d=3, K=K, seed=2)
+    start = hmm_start(X, K, covariance_type)
+    transmat = left_right(start[1])  # structural zeros are not free parameters
+    hmm = emkit.GaussianHMM(
+        K,
+        covariance_type=covariance_type,
+        startprob_init=start[0],
+        transmat_init=transmat,
+        means_init=start[2],
+        covariances_init=start[3],
+        fixed=fixed,
+    ).initialize(X, lengths)
+    p = ref.n_parameters((start[0], transmat, start[2], start[3]), covariance_type, fixed)
+    n = X.shape[0]
+    assert hmm._n_parameters() == p
+    assert hmm.bic(X, lengths) == pytest.approx(
+        -2 * hmm.score(X, lengths) + p * np.log(n), rel=1e-12
+    )
+    assert hmm.aic(X, lengths) == pytest.approx(-2 * hmm.score(X, lengths) + 2 * p, rel=1e-12)
