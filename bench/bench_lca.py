@@ -56,6 +56,8 @@ DATA_SEED = 20240611
 INIT_SEED = 11
 #: Per-repeat spread of s/iter, (max - min) / median, above which a table cell is marked "*".
 NOISY_SPREAD = 0.25
+#: Iterations of the cross-check run of emkit's compiled EM loop (median of its per-iteration timer).
+CORE_TIMER_ITERS = 100
 #: CPU cores kept busy by other processes above which the output warns (as bench_gmm.py).
 BUSY_MACHINE = 0.2
 
@@ -246,19 +248,27 @@ def _inspect(args: argparse.Namespace, X: np.ndarray, init, model: Any) -> Dict[
     else:
         info["check"] = _facts(args, X, _worker_fit(args, X, init, args.check_iters))
     if args.library == "emkit":
-        info["core_timer"] = _core_timer(args, X, init, b)
+        info["core_timer"] = _core_timer(args, X, init, min(b, CORE_TIMER_ITERS))
     return info
 
 
 def time_worker_main(args: argparse.Namespace) -> None:
     a, b = args.iters
+    # Only the first repetition's facts are kept (subprocess_seconds_per_iteration): the later
+    # worker processes of the configuration skip the untimed inspection fits.
+    marker = Path(args.inspect_marker) if args.inspect_marker else None
+    inspect = None
+    if marker is None or not marker.exists():
+        inspect = lambda L, model: _inspect(args, L[0], L[1], model)  # noqa: E731
+        if marker is not None:
+            marker.touch()
     C.timing_worker(
         load=lambda: _load(args),
         # Warm-up: one iteration on a slice loads the code paths and starts the thread pools.
         warmup=lambda L: _worker_fit(args, L[0][: min(len(L[0]), 5000)], L[1], 1),
         fit=lambda L, it: _worker_fit(args, L[0], L[1], it),
         a=a, b=b, repeats=args.worker_repeats,
-        inspect=lambda L, model: _inspect(args, L[0], L[1], model),
+        inspect=inspect,
     )
 
 
@@ -298,7 +308,8 @@ def run_benchmark(n: int, J: int, R: int, K: int, args, configs) -> Dict[str, An
         argvs = {}
         for cfg in configs:
             a, b = cfg["iters"]
-            extra = ["--iters", str(a), str(b), "--worker-repeats", "1", "--check-iters", str(args.check_iters)]
+            extra = ["--iters", str(a), str(b), "--worker-repeats", "1", "--check-iters", str(args.check_iters),
+                     "--inspect-marker", os.path.join(tmp, f"inspected-{cfg['key']}")]
             argvs[cfg["key"]] = _worker_argv("--time-worker", cfg, tmp, extra)
         log(f"timing max_iter=A and B (StepMix {args.stepmix_iters}, emkit {args.emkit_iters}), "
             f"{args.repeats} repeats, each in a fresh process")
@@ -429,7 +440,8 @@ def report(r: Dict[str, Any], configs, n_threads_all: int, repeats: int, args) -
              "peak MB", "other load"], rows,
             title=(f"Seconds per EM iteration ((t[max_iter=B] - t[max_iter=A]) / (B - A), median of "
                    f"{repeats} repeats, each in a fresh process; lower is better)")),
-        "  core timer: median of emkit's own per-iteration timer (compiled EM loop only, a cross-check)",
+        f"  core timer: median of emkit's own per-iteration timer over a {CORE_TIMER_ITERS}-iteration run of its "
+        "compiled EM loop alone (cross-check, first repetition's process)",
         f"  peak MB: peak RSS of one fit (max_iter={args.memory_iters}) above the loaded data, fresh process",
         f"  * per-repeat spread (max - min) above {NOISY_SPREAD:.0%} of the median: noisy",
         "  other load: most CPU cores other processes kept busy during a timing run (near 0 = quiet)",
@@ -528,6 +540,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--worker-repeats", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--iters", type=int, nargs=2, help=argparse.SUPPRESS)
     p.add_argument("--core-only", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--inspect-marker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.memory_worker or args.time_worker:
         return args
