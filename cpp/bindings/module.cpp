@@ -38,4 +38,5 @@ PYBIND11_MODULE(_core, m) {
   bind_categorical(m);
   bind_product(m);
   bind_hmm(m);
+  bind_hmm_discrete(m);
 }

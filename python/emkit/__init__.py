@@ -10,12 +10,16 @@ from .categorical_table import CategoricalTable
 from .gaussian_mixture import GaussianMixture
 from .latent_class import LatentClass
 from .hmm import GaussianHMM
+from .hmm_discrete import HMM, CategoricalHMM, PoissonHMM
 
 __all__ = [
     "CategoricalTable",
     "GaussianMixture",
     "LatentClass",
     "GaussianHMM",
+    "CategoricalHMM",
+    "PoissonHMM",
+    "HMM",
     "RestartReport",
     "ConvergenceWarning",
     "EmptyComponentWarning",

@@ -165,7 +165,7 @@ def _check_concentration(value: Any, name: str, shape: Tuple[int, ...]) -> np.nd
     return np.ascontiguousarray(a)
 
 
-def _check_fixed(fixed: Any) -> FrozenSet[str]:
+def _check_fixed(fixed: Any, groups: Tuple[str, ...] = FIXED_GROUPS) -> FrozenSet[str]:
     if fixed is None:
         return frozenset()
     if isinstance(fixed, str):
@@ -177,8 +177,8 @@ def _check_fixed(fixed: Any) -> FrozenSet[str]:
     for name in names:
         if not isinstance(name, str):
             raise TypeError(f"fixed: expected parameter names (str), got {name!r}")
-        if name not in FIXED_GROUPS:
-            allowed = ", ".join(repr(g) for g in FIXED_GROUPS)
+        if name not in groups:
+            allowed = ", ".join(repr(g) for g in groups)
             raise ValueError(f"fixed: unknown parameter {name!r}; expected some of {allowed}")
     return frozenset(names)
 
@@ -210,7 +210,228 @@ def _full_covariances(covariances: np.ndarray, covariance_type: str, K: int, d: 
 
 
 # ---------------------------------------------------------------------------------- estimator
-class GaussianHMM(BaseEstimator):
+class BaseHMM(BaseEstimator):
+    """What every HMM estimator shares: the restart loop around the core's EM driver, the
+    engine's three calls (``initialize``, ``e_step``, ``m_step``), scoring, decoding and the
+    information criteria. A subclass (one emission family) provides ``_prepare`` (checks X and the
+    parameters), ``_initial_parameters``, ``_make_model``, ``_store``, ``_core_model``,
+    ``_current_config``, ``_sequences`` (new data in the core's layout), ``_update_from_model``,
+    ``sample``, and the class attributes ``_fitted_attributes`` and ``_stats_type``."""
+
+    _fitted_attributes: Tuple[str, ...] = ("startprob_", "transmat_")
+    _stats_type = ""
+
+    def fit(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> "BaseHMM":
+        """Estimates the parameters by EM (best of ``n_init`` runs). Returns self.
+
+        X: the concatenated sequences (n_samples, n_features) with ``lengths``, or a list of
+        2-D arrays, one per sequence. sample_weight: one weight per sequence.
+        """
+        X, lengths, names, w, row_weight, p, prior = self._prepare(X, lengths, sample_weight)
+        seeds = restart_seeds(self.random_state, p["n_init"])
+
+        report = RestartReport()
+        best = None
+        for run, seed in enumerate(seeds):
+            model = self._make_model(self._initial_parameters(X, row_weight, p, seed), p, prior)
+            record = model.fit(
+                X, lengths, w, p["max_iter"], p["tol"], p["n_threads"], self._progress(p, run)
+            )
+            objective = record["history"][-1]
+            report.runs.append(
+                RestartRun(
+                    seed, objective, record["loglik"][-1], record["n_iter"], record["converged"]
+                )
+            )
+            if p["verbose"]:
+                print(
+                    f"run {run}: objective {objective:.6f} after {record['n_iter']} iterations, "
+                    f"converged={record['converged']}"
+                )
+            if best is None or objective > best[1]["history"][-1]:
+                best = (model, record)
+        model, record = best
+        report_monitor(record, type(self).__name__, p["tol"], p["max_iter"])
+        self._store(model, p, prior)
+        self.converged_ = bool(record["converged"])
+        self.n_iter_ = int(record["n_iter"])
+        self.history_ = np.asarray(record["history"])
+        self.loglik_history_ = np.asarray(record["loglik"])
+        self.iteration_seconds_ = np.asarray(record["seconds"])
+        self.loglik_ = float(record["loglik"][-1])
+        self.restarts_ = report
+        self.n_features_in_ = X.shape[1]
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return self
+
+    def _progress(self, p: Dict[str, Any], run: int):
+        if p["verbose"] < 2:
+            return None
+        interval = p["verbose_interval"]
+
+        def callback(info: Dict[str, Any]) -> bool:
+            if info["iteration"] % interval == 0:
+                print(
+                    f"  run {run} iteration {info['iteration']}: objective {info['objective']:.6f} "
+                    f"change {info['change']:.3g} ({info['seconds']:.3f}s)"
+                )
+            return True
+
+        return callback
+
+    def _check_fitted(self) -> None:
+        missing = [a for a in self._fitted_attributes if not hasattr(self, a)]
+        if missing:
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet; call fit (or initialize) first, "
+                "or set "
+                f"{', '.join(missing)}"
+            )
+
+    def _n_parameters(self) -> int:
+        """Free parameters: the nonzero entries of startprob_ and of the rows of transmat_ (minus
+        one per distribution) and the Gaussian parameters, excluding groups held fixed."""
+        return int(self._core_model().n_parameters)
+
+    def log_prior(self) -> float:
+        """log p(parameters) under the priors (0 without any)."""
+        return float(self._core_model().log_prior())
+
+    def stationary_distribution(self) -> np.ndarray:
+        """A stationary distribution π = π A of the chain (the unique one when the chain is
+        irreducible), by a least-squares solve of (Aᵀ − I)π = 0 with Σπ = 1."""
+        self._check_fitted()
+        A = np.asarray(self.transmat_, dtype=np.float64)
+        K = A.shape[0]
+        system = np.vstack([A.T - np.eye(K), np.ones((1, K))])
+        rhs = np.zeros(K + 1)
+        rhs[-1] = 1.0
+        pi = np.linalg.lstsq(system, rhs, rcond=None)[0]
+        pi = np.clip(pi, 0.0, None)
+        return pi / pi.sum()
+
+    def get_stationary_distribution(self) -> np.ndarray:
+        """hmmlearn's name for :meth:`stationary_distribution`."""
+        return self.stationary_distribution()
+
+    # ------------------------------------------------------------------ the engine's three calls
+    def initialize(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> "BaseHMM":
+        """Sets the starting parameters of the first run without fitting, so that an external
+        driver can iterate ``e_step`` / ``m_step`` itself."""
+        X, _, _, _, row_weight, p, prior = self._prepare(X, lengths, sample_weight)
+        seed = restart_seeds(self.random_state, 1)[0]
+        self._store(
+            self._make_model(self._initial_parameters(X, row_weight, p, seed), p, prior), p, prior
+        )
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def e_step(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> Any:
+        """Expected sufficient statistics of whole sequences at the current parameters (a
+        ``*HMMStats``: statistics of sets of sequences add up with ``+``)."""
+        model = self._core_model()
+        X, lengths = self._sequences(X, lengths)
+        w = check_sequence_weight(sample_weight, lengths.shape[0])
+        return model.e_step(X, lengths, w, self._current_config()["n_threads"])
+
+    def m_step(self, stats: Any) -> "BaseHMM":
+        """Updates the parameters from summed statistics (MAP when a prior is set)."""
+        expected = getattr(_core, self._stats_type)
+        if not isinstance(stats, expected):
+            raise TypeError(
+                f"stats: expected {self._stats_type} from e_step, got {type(stats).__name__}"
+            )
+        model = self._core_model()
+        model.m_step(stats)
+        self.startprob_, self.transmat_ = model.startprob, model.transmat
+        self._update_from_model(model)
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def score_sequences(self, X: Any, lengths: Any = None) -> np.ndarray:
+        """log p(x_s) of every sequence (missing entries integrated out)."""
+        model = self._core_model()
+        X, lengths = self._sequences(X, lengths)
+        return model.score(X, lengths, self._current_config()["n_threads"])
+
+    def score(self, X: Any, lengths: Any = None) -> float:
+        """Total log-likelihood of the sequences (hmmlearn's ``score``)."""
+        return float(self.score_sequences(X, lengths).sum())
+
+    def score_samples(self, X: Any, lengths: Any = None) -> Tuple[float, np.ndarray]:
+        """(total log-likelihood, state posteriors (n_samples, n_components)), as hmmlearn."""
+        model = self._core_model()
+        X, lengths = self._sequences(X, lengths)
+        log_prob, posteriors = model.posterior(X, lengths, self._current_config()["n_threads"])
+        return float(log_prob.sum()), posteriors
+
+    def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
+        """Posterior probability of each state at every time step (forward-backward)."""
+        return self.score_samples(X, lengths)[1]
+
+    def decode(
+        self, X: Any, lengths: Any = None, algorithm: Optional[str] = None
+    ) -> Tuple[float, np.ndarray]:
+        """(log-probability, state sequence), as hmmlearn.
+
+        "viterbi": the most probable state paths and Σ_s log p(x_s, z*_s). "map": the most
+        probable state of every time step and Σ_t log max_k p(z_t = k | x) (hmmlearn returns the
+        sum of the maxima without the log, its issue #188).
+        """
+        algorithm = check_choice(
+            self.algorithm if algorithm is None else algorithm, "algorithm", DECODER_ALGORITHMS
+        )
+        if algorithm == "map":
+            _, posteriors = self.score_samples(X, lengths)
+            best = posteriors.max(axis=1)
+            return float(np.log(best).sum()), posteriors.argmax(axis=1)
+        model = self._core_model()
+        X, lengths = self._sequences(X, lengths)
+        log_prob, states = model.viterbi(X, lengths, self._current_config()["n_threads"])
+        return float(log_prob.sum()), states.astype(np.intp)
+
+    def predict(self, X: Any, lengths: Any = None) -> np.ndarray:
+        """The decoded state of every time step (``algorithm``: Viterbi by default)."""
+        return self.decode(X, lengths)[1]
+
+    def _weighted_loglik(self, X: Any, lengths: Any, sample_weight: Any) -> Tuple[float, float]:
+        X, lengths = self._sequences(X, lengths)
+        log_prob = self._core_model().score(X, lengths, self._current_config()["n_threads"])
+        w = check_sequence_weight(sample_weight, lengths.shape[0])
+        if not w.size:
+            return float(log_prob.sum()), float(X.shape[0])
+        return float(log_prob @ w), float(w @ lengths)
+
+    def bic(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> float:
+        """Bayesian information criterion: -2 log L + p log n, n the number of time steps (as
+        hmmlearn; Σ weight × length with sample_weight). Lower is better."""
+        total, n = self._weighted_loglik(X, lengths, sample_weight)
+        return float(-2.0 * total + self._n_parameters() * math.log(n))
+
+    def aic(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> float:
+        """Akaike information criterion: -2 log L + 2p (lower is better)."""
+        total, _ = self._weighted_loglik(X, lengths, sample_weight)
+        return float(-2.0 * total + 2.0 * self._n_parameters())
+
+    def _sample_states(self, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+        """A state path of n_samples steps drawn from startprob_ and transmat_."""
+        startprob = np.asarray(self.startprob_, dtype=np.float64)
+        transmat = np.asarray(self.transmat_, dtype=np.float64)
+        cum = np.cumsum(transmat, axis=1)
+        states = np.empty(n_samples, dtype=np.intp)
+        u = rng.uniform(size=n_samples)
+        states[0] = min(int(np.searchsorted(np.cumsum(startprob), u[0], side="right")), len(startprob) - 1)
+        for t in range(1, n_samples):
+            row = cum[states[t - 1]]
+            states[t] = min(int(np.searchsorted(row, u[t] * row[-1], side="right")), len(row) - 1)
+        return states
+
+
+
+class GaussianHMM(BaseHMM):
     """Hidden Markov model with Gaussian emissions, fitted by EM (Baum-Welch).
 
     hmmlearn's ``GaussianHMM`` interface (``startprob_``, ``transmat_``, ``means_``, ``covars_``,
@@ -263,6 +484,10 @@ class GaussianHMM(BaseEstimator):
         0 silent; 1 prints each run's result; 2 also every ``verbose_interval`` iterations.
     verbose_interval : int
     """
+
+
+    _fitted_attributes = ("startprob_", "transmat_", "means_", "covariances_")
+    _stats_type = "GaussianHMMStats"
 
     def __init__(
         self,
@@ -435,67 +660,6 @@ class GaussianHMM(BaseEstimator):
         )
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> "GaussianHMM":
-        """Estimates the parameters by EM (best of ``n_init`` runs). Returns self.
-
-        X: the concatenated sequences (n_samples, n_features) with ``lengths``, or a list of
-        2-D arrays, one per sequence. sample_weight: one weight per sequence.
-        """
-        X, lengths, names, w, row_weight, p, prior = self._prepare(X, lengths, sample_weight)
-        seeds = restart_seeds(self.random_state, p["n_init"])
-
-        report = RestartReport()
-        best = None
-        for run, seed in enumerate(seeds):
-            model = self._make_model(self._initial_parameters(X, row_weight, p, seed), p, prior)
-            record = model.fit(
-                X, lengths, w, p["max_iter"], p["tol"], p["n_threads"], self._progress(p, run)
-            )
-            objective = record["history"][-1]
-            report.runs.append(
-                RestartRun(
-                    seed, objective, record["loglik"][-1], record["n_iter"], record["converged"]
-                )
-            )
-            if p["verbose"]:
-                print(
-                    f"run {run}: objective {objective:.6f} after {record['n_iter']} iterations, "
-                    f"converged={record['converged']}"
-                )
-            if best is None or objective > best[1]["history"][-1]:
-                best = (model, record)
-        model, record = best
-        report_monitor(record, type(self).__name__, p["tol"], p["max_iter"])
-        self._store(model, p, prior)
-        self.converged_ = bool(record["converged"])
-        self.n_iter_ = int(record["n_iter"])
-        self.history_ = np.asarray(record["history"])
-        self.loglik_history_ = np.asarray(record["loglik"])
-        self.iteration_seconds_ = np.asarray(record["seconds"])
-        self.loglik_ = float(record["loglik"][-1])
-        self.restarts_ = report
-        self.n_features_in_ = X.shape[1]
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        return self
-
-    def _progress(self, p: Dict[str, Any], run: int):
-        if p["verbose"] < 2:
-            return None
-        interval = p["verbose_interval"]
-
-        def callback(info: Dict[str, Any]) -> bool:
-            if info["iteration"] % interval == 0:
-                print(
-                    f"  run {run} iteration {info['iteration']}: objective {info['objective']:.6f} "
-                    f"change {info['change']:.3g} ({info['seconds']:.3f}s)"
-                )
-            return True
-
-        return callback
-
     def _store(self, model: Any, p: Dict[str, Any], prior: Optional[dict]) -> None:
         self.startprob_ = model.startprob
         self.transmat_ = model.transmat
@@ -525,17 +689,6 @@ class GaussianHMM(BaseEstimator):
     def covars_(self, value: Any) -> None:
         # As hmmlearn's setter: the per-type layout.
         self.covariances_ = np.asarray(value, dtype=np.float64)
-
-    def _check_fitted(self) -> None:
-        missing = [
-            a for a in ("startprob_", "transmat_", "means_", "covariances_") if not hasattr(self, a)
-        ]
-        if missing:
-            raise NotFittedError(
-                f"This {type(self).__name__} is not fitted yet; call fit (or initialize) first, "
-                "or set "
-                f"{', '.join(missing)}"
-            )
 
     def _current_config(self) -> Dict[str, Any]:
         """The configuration of the fitted model; for parameters set by hand (hmmlearn style), the
@@ -581,115 +734,10 @@ class GaussianHMM(BaseEstimator):
             _core_fixed(c["fixed"]),
         )
 
-    def _n_parameters(self) -> int:
-        """Free parameters: the nonzero entries of startprob_ and of the rows of transmat_ (minus
-        one per distribution) and the Gaussian parameters, excluding groups held fixed."""
-        return int(self._core_model().n_parameters)
-
-    def log_prior(self) -> float:
-        """log p(parameters) under the priors (0 without any)."""
-        return float(self._core_model().log_prior())
-
-    def stationary_distribution(self) -> np.ndarray:
-        """A stationary distribution π = π A of the chain (the unique one when the chain is
-        irreducible), by a least-squares solve of (Aᵀ − I)π = 0 with Σπ = 1."""
-        self._check_fitted()
-        A = np.asarray(self.transmat_, dtype=np.float64)
-        K = A.shape[0]
-        system = np.vstack([A.T - np.eye(K), np.ones((1, K))])
-        rhs = np.zeros(K + 1)
-        rhs[-1] = 1.0
-        pi = np.linalg.lstsq(system, rhs, rcond=None)[0]
-        pi = np.clip(pi, 0.0, None)
-        return pi / pi.sum()
-
-    def get_stationary_distribution(self) -> np.ndarray:
-        """hmmlearn's name for :meth:`stationary_distribution`."""
-        return self.stationary_distribution()
-
-    # ------------------------------------------------------------------ the engine's three calls
-    def initialize(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> "GaussianHMM":
-        """Sets the starting parameters of the first run without fitting, so that an external
-        driver can iterate ``e_step`` / ``m_step`` itself."""
-        X, _, _, _, row_weight, p, prior = self._prepare(X, lengths, sample_weight)
-        seed = restart_seeds(self.random_state, 1)[0]
-        self._store(
-            self._make_model(self._initial_parameters(X, row_weight, p, seed), p, prior), p, prior
-        )
-        self.n_features_in_ = X.shape[1]
-        return self
-
     def _sequences(self, X: Any, lengths: Any):
         self._check_fitted()
         X, lengths, _ = check_sequences(X, lengths, n_features=np.shape(self.means_)[1])
         return X, lengths
-
-    def e_step(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> Any:
-        """Expected sufficient statistics of whole sequences at the current parameters (a
-        ``GaussianHMMStats``: statistics of sets of sequences add up with ``+``)."""
-        model = self._core_model()
-        X, lengths = self._sequences(X, lengths)
-        w = check_sequence_weight(sample_weight, lengths.shape[0])
-        return model.e_step(X, lengths, w, self._current_config()["n_threads"])
-
-    def m_step(self, stats: Any) -> "GaussianHMM":
-        """Updates the parameters from summed statistics (MAP when a prior is set)."""
-        if not isinstance(stats, _core.GaussianHMMStats):
-            raise TypeError(
-                f"stats: expected GaussianHMMStats from e_step, got {type(stats).__name__}"
-            )
-        model = self._core_model()
-        model.m_step(stats)
-        self.startprob_, self.transmat_ = model.startprob, model.transmat
-        self.means_, self.covariances_ = model.means, model.covariances
-        return self
-
-    # ------------------------------------------------------------------ inference
-    def score_sequences(self, X: Any, lengths: Any = None) -> np.ndarray:
-        """log p(x_s) of every sequence (missing entries integrated out)."""
-        model = self._core_model()
-        X, lengths = self._sequences(X, lengths)
-        return model.score(X, lengths, self._current_config()["n_threads"])
-
-    def score(self, X: Any, lengths: Any = None) -> float:
-        """Total log-likelihood of the sequences (hmmlearn's ``score``)."""
-        return float(self.score_sequences(X, lengths).sum())
-
-    def score_samples(self, X: Any, lengths: Any = None) -> Tuple[float, np.ndarray]:
-        """(total log-likelihood, state posteriors (n_samples, n_components)), as hmmlearn."""
-        model = self._core_model()
-        X, lengths = self._sequences(X, lengths)
-        log_prob, posteriors = model.posterior(X, lengths, self._current_config()["n_threads"])
-        return float(log_prob.sum()), posteriors
-
-    def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
-        """Posterior probability of each state at every time step (forward-backward)."""
-        return self.score_samples(X, lengths)[1]
-
-    def decode(
-        self, X: Any, lengths: Any = None, algorithm: Optional[str] = None
-    ) -> Tuple[float, np.ndarray]:
-        """(log-probability, state sequence), as hmmlearn.
-
-        "viterbi": the most probable state paths and Σ_s log p(x_s, z*_s). "map": the most
-        probable state of every time step and Σ_t log max_k p(z_t = k | x) (hmmlearn returns the
-        sum of the maxima without the log, its issue #188).
-        """
-        algorithm = check_choice(
-            self.algorithm if algorithm is None else algorithm, "algorithm", DECODER_ALGORITHMS
-        )
-        if algorithm == "map":
-            _, posteriors = self.score_samples(X, lengths)
-            best = posteriors.max(axis=1)
-            return float(np.log(best).sum()), posteriors.argmax(axis=1)
-        model = self._core_model()
-        X, lengths = self._sequences(X, lengths)
-        log_prob, states = model.viterbi(X, lengths, self._current_config()["n_threads"])
-        return float(log_prob.sum()), states.astype(np.intp)
-
-    def predict(self, X: Any, lengths: Any = None) -> np.ndarray:
-        """The decoded state of every time step (``algorithm``: Viterbi by default)."""
-        return self.decode(X, lengths)[1]
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> Tuple[np.ndarray, np.ndarray]:
         """One sequence of ``n_samples`` time steps and its states, as hmmlearn (seeded by
@@ -700,21 +748,5 @@ class GaussianHMM(BaseEstimator):
         X, states = model.sample(n_samples, seed)
         return X, states.astype(np.intp)
 
-    def _weighted_loglik(self, X: Any, lengths: Any, sample_weight: Any) -> Tuple[float, float]:
-        X, lengths = self._sequences(X, lengths)
-        log_prob = self._core_model().score(X, lengths, self._current_config()["n_threads"])
-        w = check_sequence_weight(sample_weight, lengths.shape[0])
-        if not w.size:
-            return float(log_prob.sum()), float(X.shape[0])
-        return float(log_prob @ w), float(w @ lengths)
-
-    def bic(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> float:
-        """Bayesian information criterion: -2 log L + p log n, n the number of time steps (as
-        hmmlearn; Σ weight × length with sample_weight). Lower is better."""
-        total, n = self._weighted_loglik(X, lengths, sample_weight)
-        return float(-2.0 * total + self._n_parameters() * math.log(n))
-
-    def aic(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> float:
-        """Akaike information criterion: -2 log L + 2p (lower is better)."""
-        total, _ = self._weighted_loglik(X, lengths, sample_weight)
-        return float(-2.0 * total + 2.0 * self._n_parameters())
+    def _update_from_model(self, model: Any) -> None:
+        self.means_, self.covariances_ = model.means, model.covariances

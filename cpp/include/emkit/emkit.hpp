@@ -10,6 +10,7 @@
 #include "parallel.hpp"
 #include "structures/contingency_table.hpp"
 #include "emissions/gaussian_groups.hpp"
+#include "emissions/discrete_groups.hpp"
 #include "structures/hmm.hpp"
 #include "structures/mixture.hpp"
 #include "structures/mixture_regression.hpp"

@@ -362,3 +362,144 @@ def n_parameters(params, covariance_type, fixed=frozenset()):
             "spherical": K,
         }[covariance_type]
     return n
+
+
+# ---------------------------------------------------------------------------------------------
+# Item emissions: categorical, normal and Poisson columns, independent given the state.
+#
+# ``items`` is a list with one array per column of X in ``reference.lca``'s layout
+# (categorical (K, R_j), gaussian (K, 2) [mean, variance], poisson (K,) rates) and ``measurement``
+# the family of every column; the emission log-density of a row is ``reference.lca``'s (missing
+# entries, NaN or negative codes, skipped; a row with nothing observed has log-density 0). The
+# M-step of every item is ``reference.lca``'s, with the weighted state posteriors as
+# responsibilities. ``prior``: None or a dict with optional keys "startprob", "transmat" (as
+# above) and "emission" (a symmetric Dirichlet concentration on every categorical item's
+# probabilities, or None). ``fixed``: any of "startprob", "transmat", "emissionprob" (the
+# categorical items), "means", "variances" (the gaussian items; means fixed: the variances are
+# the scatter about them), "rates" (the Poisson items).
+# ---------------------------------------------------------------------------------------------
+from . import lca  # noqa: E402
+
+
+def _items_has_prior(prior):
+    if prior is None:
+        return False
+    return (
+        prior.get("emission") is not None
+        or np.any(np.asarray(prior.get("startprob", 1.0)) != 1.0)
+        or np.any(np.asarray(prior.get("transmat", 1.0)) != 1.0)
+    )
+
+
+def items_log_prior(params, measurement, prior):
+    """Normalised log-prior of (startprob, transmat, items) (0 without any prior)."""
+    if not _items_has_prior(prior):
+        return 0.0
+    startprob, transmat, items = params
+    K = len(startprob)
+    a_start, a_trans = _concentrations(prior, K)
+    out = _log_dirichlet(np.asarray(startprob), a_start)
+    for i in range(K):
+        out += _log_dirichlet(np.asarray(transmat)[i], a_trans[i])
+    b = prior.get("emission")
+    if b is not None:
+        out += lca.log_prior(None, items, measurement, {"weight_concentration": 1.0, "item_concentration": b})
+    return float(out)
+
+
+def items_posteriors(X, lengths, params, measurement):
+    """(log p(x_s) per sequence, gamma (n, K))."""
+    startprob, transmat, items = params
+    log_b = lca.log_prob_components(X, items, measurement)
+    off = _offsets(lengths, np.shape(X)[0])
+    out, logliks = np.empty_like(log_b), []
+    for a, b in zip(off[:-1], off[1:]):
+        ll, gamma, _ = forward_backward(log_b[a:b], _log(startprob), _log(transmat))
+        out[a:b] = gamma
+        logliks.append(ll)
+    return np.array(logliks), out
+
+
+def items_decode(X, lengths, params, measurement):
+    """(Viterbi log-probability per sequence, state path (n,))."""
+    startprob, transmat, items = params
+    log_b = lca.log_prob_components(X, items, measurement)
+    off = _offsets(lengths, np.shape(X)[0])
+    states, logprobs = np.empty(np.shape(X)[0], dtype=int), []
+    for a, b in zip(off[:-1], off[1:]):
+        lp, path = viterbi(log_b[a:b], _log(startprob), _log(transmat))
+        states[a:b] = path
+        logprobs.append(lp)
+    return np.array(logprobs), states
+
+
+def items_em_step(X, lengths, params, measurement, sample_weight=None, prior=None, fixed=frozenset(),
+                  reg_covar=1e-6):
+    """One E-step on params, then one M-step. Returns (new params, objective of params)."""
+    X = np.asarray(X, dtype=float)
+    startprob, transmat = np.array(params[0], dtype=float), np.array(params[1], dtype=float)
+    items = [np.array(p, dtype=float) for p in params[2]]
+    K = len(startprob)
+    off = _offsets(lengths, X.shape[0])
+    w = np.ones(len(off) - 1) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    log_b = lca.log_prob_components(X, items, measurement)
+    loglik, start_counts, trans_counts = 0.0, np.zeros(K), np.zeros((K, K))
+    resp = np.zeros((X.shape[0], K))
+    for s, (a, b) in enumerate(zip(off[:-1], off[1:])):
+        if w[s] == 0:
+            continue
+        ll, gamma, xi = forward_backward(log_b[a:b], _log(startprob), _log(transmat))
+        loglik += w[s] * ll
+        start_counts += w[s] * gamma[0]
+        trans_counts += w[s] * xi
+        resp[a:b] = w[s] * gamma
+    objective = loglik + items_log_prior((startprob, transmat, items), measurement, prior)
+
+    a_start, a_trans = _concentrations(prior, K)
+    new_start = startprob if "startprob" in fixed else _dirichlet_map(startprob, start_counts, a_start)
+    new_trans = transmat.copy()
+    if "transmat" not in fixed:
+        for i in range(K):
+            new_trans[i] = _dirichlet_map(transmat[i], trans_counts[i], a_trans[i])
+
+    N = float(resp.sum())
+    b = None if prior is None else prior.get("emission")
+    new_items = []
+    for j, m in enumerate(measurement):
+        old = items[j]
+        observed = lca._observed(X[:, j], m)
+        if (m == "categorical" and "emissionprob" in fixed) or (m == "poisson" and "rates" in fixed):
+            new_items.append(old.copy())
+        elif m == "gaussian" and fixed & {"means", "variances"}:
+            new = old.copy()
+            r, x = resp[observed], X[observed, j]
+            t = r.sum(axis=0)
+            for k in range(K):
+                if t[k] < lca.EMPTY_CLASS_TOL * N:
+                    continue
+                mean = old[k, 0] if "means" in fixed else float(r[:, k] @ x) / t[k]
+                new[k, 0] = mean
+                if "variances" not in fixed:
+                    new[k, 1] = float(r[:, k] @ (x - mean) ** 2) / t[k] + reg_covar
+            new_items.append(new)
+        else:
+            new_items.append(lca._m_step_item(X[:, j], observed, resp, N, m, old, b, reg_covar))
+    return (new_start, new_trans, new_items), objective
+
+
+def items_objective(X, lengths, params, measurement, sample_weight=None, prior=None):
+    logliks, _ = items_posteriors(X, lengths, params, measurement)
+    w = np.ones(len(logliks)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    return float(np.sum(w * logliks)) + items_log_prior(params, measurement, prior)
+
+
+def items_fit(X, lengths, params, measurement, n_iter, sample_weight=None, prior=None, fixed=frozenset(),
+              reg_covar=1e-6):
+    """``n_iter`` EM steps: dict with ``history`` (n_iter + 1 objectives) and ``params``."""
+    history, trail = [], [params]
+    for _ in range(n_iter):
+        new, obj = items_em_step(X, lengths, trail[-1], measurement, sample_weight, prior, fixed, reg_covar)
+        history.append(obj)
+        trail.append(new)
+    history.append(items_objective(X, lengths, trail[-1], measurement, sample_weight, prior))
+    return dict(history=history, params=trail)

@@ -54,6 +54,8 @@ class IndependentItems {
   }
 
   Index n_columns() const { return location_.cols(); }
+  Kind kind() const { return kind_; }
+  double reg_covar() const { return reg_covar_; }
   const RowMatrix& location() const { return location_; }
   const RowMatrix& variance() const { return variance_; }
   Index n_parameters() const { return location_.size() * (kind_ == Kind::Normal ? 2 : 1); }
