@@ -18,6 +18,10 @@ def test_demo_prints_the_bic_table_and_the_chosen_model(capsys):
     # The latent class part: poLCA's three-class GSS82 model (log-likelihood -2754.545).
     assert "Latent class analysis: GSS 1982" in out and "BIC picks K = 3" in out
     assert "-2754.545" in out and "PURPOSE" in out and "Waste of time" in out
+    # The HMM part: a Gaussian HMM on the simulated regimes, decoded against the truth.
+    assert "Hidden Markov model: simulated 2-D sensor series" in out
+    assert "confusion table" in out and "truth:" in out and "decoded:" in out
+    assert "transition matrix" in out
 
 
 def test_python_dash_m_entry_point():
