@@ -24,7 +24,7 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 
