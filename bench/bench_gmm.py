@@ -8,8 +8,9 @@ scikit-learn), with tol=0 so that both run exactly max_iter EM iterations.
 Measured per workload:
 
 * seconds per EM iteration, initialisation excluded: (t(max_iter=b) - t(max_iter=a)) / (b - a),
-  median over --repeats repetitions, for scikit-learn (BLAS with its default threads, and BLAS
-  limited to 1 thread), emkit with n_threads=1 and emkit with all threads;
+  median over --repeats repetitions (each in a fresh process), for scikit-learn (BLAS with its
+  default threads, and BLAS limited to 1 thread), emkit with n_threads=1 and emkit with all
+  threads;
 * the average log-likelihood per row after b iterations for both (they run the same EM from the
   same start, so they should agree to round-off), and whether emkit's result is bit-identical
   for 1 and all threads;
@@ -376,6 +377,14 @@ def s_cell(timing: Dict[str, Any], key: str) -> Optional[str]:
     return cell
 
 
+def short_count(n: int) -> str:
+    """1000000 -> "1e6", 200000 -> "2e5", 12345 -> "12,345"."""
+    mantissa, exponent = f"{n:.0e}".split("e")
+    if int(mantissa) * 10 ** int(exponent) == n and n >= 1000:
+        return f"{mantissa}e{int(exponent)}"
+    return f"{n:,}"
+
+
 def other_load(timing: Dict[str, Any]) -> Optional[float]:
     values = [x for t in timing.values() for x in (t.get("other_cores") or []) if x is not None]
     return max(values) if values else None
@@ -411,7 +420,7 @@ def report(
     rows = []
     for r in results:
         t = r["timing"]
-        row = [r["name"], f"{r['n']:g} x {r['d']}", r["k"], r["covariance_type"]]
+        row = [r["name"], f"{short_count(r['n'])} x {r['d']}", r["k"], r["covariance_type"]]
         row += [s_cell(t, key) for key in keys]
         row += [C.fmt(ratio(t, num, den), ".2f") for _, num, den in ratio_cols]
         row.append(C.fmt(other_load(t), ".2f"))
@@ -433,11 +442,17 @@ def report(
         notes.append(
             "  ! some repeats failed or timed out (see the JSON); timeout/failed: none finished"
         )
-    if any(c["library"] == "sklearn" for c in configs):
-        notes.append(
-            f"  sklearn = scikit-learn with its default BLAS threads ({blas_default}); "
-            "sklearn BLAS=1: BLAS limited to 1 thread (threadpoolctl)"
-        )
+    sk_notes = []
+    if "sklearn" in keys:
+        sk_notes.append(f"sklearn = scikit-learn with its default BLAS threads ({blas_default})")
+    for c in configs:
+        if c["library"] == "sklearn" and c["blas_threads"] != "default":
+            sk_notes.append(
+                f"{c['label']}: scikit-learn with BLAS limited to {c['blas_threads']} "
+                "thread(s) (threadpoolctl)"
+            )
+    if sk_notes:
+        notes.append("  " + "; ".join(sk_notes))
     notes.append(
         "  sk/em = sklearn s/iter divided by emkit s/iter (> 1: emkit faster); "
         "em speed-up = emkit(1 thread) / emkit(all threads)"
