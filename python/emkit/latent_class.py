@@ -665,56 +665,64 @@ class LatentClass(BaseEstimator):
         R = self.encoding_.n_categories
         pi = self._weights
         probs = self._split_plain(self._probs_flat)
-        score_blocks, jac_blocks = [], []  # jacobians map log-ratio parameters to probabilities
-        if Z is not None and K > 1:
-            class_probs = _class_probs(Z, self._coef)
-            for k in range(1, K):
-                score_blocks.append((h[:, k : k + 1] - class_probs[:, k : k + 1]) * Z)
-                jac_blocks.append((("coef", k), np.eye(Z.shape[1])))
-        elif not self.fixed_weights and K > 1:
-            score_blocks.append(h[:, 1:] - pi[1:])
-            J = np.zeros((K, K - 1))
-            for k in range(K):
-                for l in range(1, K):
-                    J[k, l - 1] = pi[k] * ((k == l) - pi[l])
-            jac_blocks.append(("weights", J))
-        for j, r in enumerate(R):
-            x = patterns[:, j]
-            observed = x >= 0
-            onehot = np.zeros((patterns.shape[0], r))
-            onehot[observed, x[observed]] = 1.0
-            for k in range(K):
-                rho = probs[j][k]
-                s = h[:, k : k + 1] * (onehot[:, 1:] - rho[1:]) * observed[:, None]
-                score_blocks.append(s)
-                J = np.zeros((r, r - 1))
-                for a in range(r):
-                    for b in range(1, r):
-                        J[a, b - 1] = rho[a] * ((a == b) - rho[b])
-                jac_blocks.append((("probs", j, k), J))
-        if self._mixed is not None:
-            X_all = self._mixed["train"]
-            qc = len(R)
-            for kind, start_col, loc, var in (
-                ("normal", qc, self._means, self._variances),
-                ("poisson", qc + len(self._mixed["normal"]), self._rates, None),
-            ):
-                for j in range(loc.shape[1]):
-                    x = X_all[:, start_col + j]
-                    obs = ~np.isnan(x)
-                    xf = np.where(obs, x, 0.0)
-                    for k in range(K):
-                        if kind == "normal":
-                            d = (xf - loc[k, j]) * obs
-                            score_blocks.append((h[:, k] * d / var[k, j])[:, None])
-                            jac_blocks.append((("means", j, k), np.eye(1)))
-                            score_blocks.append((h[:, k] * 0.5 * (d**2 / var[k, j] - 1) * obs)[:, None])
-                            jac_blocks.append((("variances", j, k), np.array([[var[k, j]]])))
-                        else:
-                            score_blocks.append((h[:, k] * (xf - loc[k, j]) * obs)[:, None])
-                            jac_blocks.append((("rates", j, k), np.array([[loc[k, j]]])))
-        scores = np.concatenate(score_blocks, axis=1)
-        info = (scores * counts[:, None]).T @ scores
+        # The scores of a block of rows (n_block × parameters) and the jacobians of the parameters;
+        # the information is accumulated block by block so memory stays O(block × parameters).
+        def scores_of(sl: slice):
+            score_blocks, jac_blocks = [], []  # jacobians map log-ratio parameters to probabilities
+            if Z is not None and K > 1:
+                class_probs = _class_probs(Z[sl], self._coef)
+                for k in range(1, K):
+                    score_blocks.append((h[sl, k : k + 1] - class_probs[:, k : k + 1]) * Z[sl])
+                    jac_blocks.append((("coef", k), np.eye(Z.shape[1])))
+            elif not self.fixed_weights and K > 1:
+                score_blocks.append(h[sl, 1:] - pi[1:])
+                J = np.zeros((K, K - 1))
+                for k in range(K):
+                    for l in range(1, K):
+                        J[k, l - 1] = pi[k] * ((k == l) - pi[l])
+                jac_blocks.append(("weights", J))
+            for j, r in enumerate(R):
+                x = patterns[sl, j]
+                observed = x >= 0
+                onehot = np.zeros((x.shape[0], r))
+                onehot[observed, x[observed]] = 1.0
+                for k in range(K):
+                    rho = probs[j][k]
+                    s = h[sl, k : k + 1] * (onehot[:, 1:] - rho[1:]) * observed[:, None]
+                    score_blocks.append(s)
+                    J = np.zeros((r, r - 1))
+                    for a in range(r):
+                        for b in range(1, r):
+                            J[a, b - 1] = rho[a] * ((a == b) - rho[b])
+                    jac_blocks.append((("probs", j, k), J))
+            if self._mixed is not None:
+                X_all = self._mixed["train"]
+                qc = len(R)
+                for kind, start_col, loc, var in (
+                    ("normal", qc, self._means, self._variances),
+                    ("poisson", qc + len(self._mixed["normal"]), self._rates, None),
+                ):
+                    for j in range(loc.shape[1]):
+                        x = X_all[sl, start_col + j]
+                        obs = ~np.isnan(x)
+                        xf = np.where(obs, x, 0.0)
+                        for k in range(K):
+                            if kind == "normal":
+                                d = (xf - loc[k, j]) * obs
+                                score_blocks.append((h[sl, k] * d / var[k, j])[:, None])
+                                jac_blocks.append((("means", j, k), np.eye(1)))
+                                score_blocks.append((h[sl, k] * 0.5 * (d**2 / var[k, j] - 1) * obs)[:, None])
+                                jac_blocks.append((("variances", j, k), np.array([[var[k, j]]])))
+                            else:
+                                score_blocks.append((h[sl, k] * (xf - loc[k, j]) * obs)[:, None])
+                                jac_blocks.append((("rates", j, k), np.array([[loc[k, j]]])))
+            return np.concatenate(score_blocks, axis=1), jac_blocks
+
+        info, jac_blocks = None, []
+        for begin in range(0, patterns.shape[0], 4096):
+            scores, jac_blocks = scores_of(slice(begin, begin + 4096))
+            part = (scores * counts[begin : begin + 4096, None]).T @ scores
+            info = part if info is None else info + part
         cov = _covariance_from_information(info)
         offset = 0
         self.weights_se_ = np.zeros(K)
