@@ -174,3 +174,20 @@ def report_monitor(record: Dict[str, Any], model_name: str, tol: float, max_iter
             ConvergenceWarning,
             stacklevel=3,
         )
+
+
+def progress_callback(verbose: int, interval: int, run: int):
+    """The driver callback that prints every ``interval``-th iteration when ``verbose >= 2``
+    (None otherwise, so the core runs without calling back into Python)."""
+    if verbose < 2:
+        return None
+
+    def callback(info: Dict[str, Any]) -> bool:
+        if info["iteration"] % interval == 0:
+            print(
+                f"  run {run} iteration {info['iteration']}: objective {info['objective']:.6f} "
+                f"change {info['change']:.3g} ({info['seconds']:.3f}s)"
+            )
+        return True
+
+    return callback

@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from . import _core
-from ._base import BaseEstimator, RestartReport, RestartRun, report_monitor
+from ._base import progress_callback, BaseEstimator, RestartReport, RestartRun, report_monitor
 from ._validation import (
     check_choice,
     check_data,
@@ -379,19 +379,7 @@ class GaussianMixture(BaseEstimator):
         return X
 
     def _progress(self, p: Dict[str, Any], run: int):
-        if p["verbose"] < 2:
-            return None
-        interval = p["verbose_interval"]
-
-        def callback(info: Dict[str, Any]) -> bool:
-            if info["iteration"] % interval == 0:
-                print(
-                    f"  run {run} iteration {info['iteration']}: objective {info['objective']:.6f} "
-                    f"change {info['change']:.3g} ({info['seconds']:.3f}s)"
-                )
-            return True
-
-        return callback
+        return progress_callback(p["verbose"], p["verbose_interval"], run)
 
     def _store(self, model: Any, p: Dict[str, Any], prior: Optional[dict]) -> None:
         self.weights_ = model.weights
