@@ -22,12 +22,22 @@ py::tuple kmeans(const DoubleArray& X, const DoubleArray& sample_weight, Index n
 }  // namespace
 }  // namespace emkit::bindings
 
-PYBIND11_MODULE(_core, m) {
+#ifndef EMKIT_MODULE_NAME
+#define EMKIT_MODULE_NAME _core
+#endif
+#ifndef EMKIT_ISA
+#define EMKIT_ISA "baseline"
+#endif
+
+PYBIND11_MODULE(EMKIT_MODULE_NAME, m) {
   using namespace emkit::bindings;
   m.doc() = "The compiled core of emkit: E- and M-steps, the EM driver, k-means++ seeding.";
 #ifdef EMKIT_VERSION
   m.attr("__version__") = EMKIT_VERSION;
 #endif
+  m.attr("isa") = EMKIT_ISA;
+  m.def("simd_instruction_sets", [] { return std::string(Eigen::SimdInstructionSetsInUse()); },
+        "The SIMD instruction sets Eigen's kernels were compiled for in this variant.");
   py::register_exception<emkit::NumericalError>(m, "NumericalError", PyExc_ValueError);
   m.def("openmp_enabled", &emkit::openmp_enabled, "Whether the core was compiled with OpenMP.");
   m.def("max_threads", [] { return emkit::resolve_threads(0); }, "Threads used when n_threads is None.");

@@ -634,7 +634,8 @@ class LatentClass(BaseEstimator):
         self.caic_ = -2 * ll + npar * (math.log(N) + 1)
         # Relative entropy (Mplus): 1 - sum -h log h / (N log K).
         if K > 1:
-            plogp = np.where(h > 0, h * log_resp, 0.0)
+            # 0 log 0 = 0: a posterior that underflowed to 0 has log_resp = -inf.
+            plogp = np.multiply(h, log_resp, out=np.zeros_like(h), where=h > 0)
             self.entropy_ = float(1 + (counts @ plogp.sum(axis=1)) / (N * math.log(K)))
         else:
             self.entropy_ = 1.0
