@@ -122,7 +122,7 @@ void bind_gaussian(py::module_& m) {
     const auto& g = self.emission();
     if (stats.emission.shift.cols() != g.n_features())
       throw InvalidArgument("stats: shapes do not match the model");
-    if (stats.emission.shift != g.means())
+    if (stats.emission.shift != g.statistics_shift())
       throw InvalidArgument("stats: computed at other parameters than the model's current ones");
   });
 }

@@ -169,7 +169,7 @@ void bind_hmm(py::module_& m) {
             if (stats.start_counts.size() != self.n_states() || stats.emission.shift.cols() != g.n_features() ||
                 stats.emission.shift.rows() != g.n_states())
               throw InvalidArgument("stats: shapes do not match the model");
-            if (stats.emission.shift != g.means())
+            if (stats.emission.shift != g.statistics_shift())
               throw InvalidArgument("stats: computed at other parameters than the model's current ones");
             py::gil_scoped_release release;
             self.m_step(stats);

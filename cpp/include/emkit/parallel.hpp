@@ -8,6 +8,9 @@
 
 #include <algorithm>
 #include <exception>
+#include <mutex>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "types.hpp"
@@ -21,8 +24,8 @@ namespace emkit {
 // Rows per block handed to an emission kernel (sized so a block of responsibilities and a block
 // of centred data stay in L2 for typical d and K).
 constexpr Index kBlockRows = 256;
-// Upper bound on the number of chunk accumulators kept alive (memory: kMaxChunks copies of the
-// sufficient statistics).
+// Upper bound on the number of row chunks. Chunk accumulators are merged as soon as every chunk
+// before them is done (InOrderMerge), so only about as many are alive as there are threads.
 constexpr Index kMaxChunks = 64;
 
 struct ChunkPlan {
@@ -84,21 +87,50 @@ void parallel_for(Index n_tasks, int n_threads, Body&& body) {
   if (error) std::rethrow_exception(error);
 }
 
+// Merges per-chunk accumulators in chunk order — total = ((p0 + p1) + p2) + … whatever order the
+// chunks finish in — as soon as every earlier chunk is done, so that a finished accumulator is
+// freed early: memory holds the chunks in progress plus those that finished out of order.
+template <class Acc>
+class InOrderMerge {
+ public:
+  explicit InOrderMerge(Index n_chunks) : done_(static_cast<size_t>(n_chunks)) {}
+
+  void finish(Index c, Acc&& acc) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_[c].emplace(std::move(acc));
+    while (next_ < static_cast<Index>(done_.size()) && done_[next_]) {
+      if (total_)
+        *total_ += *done_[next_];
+      else
+        total_.emplace(std::move(*done_[next_]));
+      done_[next_].reset();
+      ++next_;
+    }
+  }
+
+  // The merged total once every chunk has finished.
+  Acc take() { return std::move(*total_); }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::optional<Acc>> done_;
+  std::optional<Acc> total_;
+  Index next_ = 0;
+};
+
 // Reduces rows [0, n_rows) into one accumulator: make() creates an empty accumulator,
 // body(acc, begin, end) adds the rows of one block, acc += other merges.
 template <class Acc, class Make, class Body>
 Acc reduce_rows(Index n_rows, int n_threads, Make&& make, Body&& body) {
   const ChunkPlan plan = plan_chunks(n_rows);
-  std::vector<Acc> partial;
-  partial.reserve(plan.n_chunks);
-  for (Index c = 0; c < plan.n_chunks; ++c) partial.push_back(make());
+  InOrderMerge<Acc> merge(plan.n_chunks);
   parallel_for(plan.n_chunks, n_threads, [&](Index c) {
+    Acc acc = make();
     for (Index b = plan.begin(c); b < plan.end(c); b += kBlockRows)
-      body(partial[c], b, std::min(plan.end(c), b + kBlockRows));
+      body(acc, b, std::min(plan.end(c), b + kBlockRows));
+    merge.finish(c, std::move(acc));
   });
-  Acc total = std::move(partial[0]);
-  for (Index c = 1; c < plan.n_chunks; ++c) total += partial[c];
-  return total;
+  return merge.take();
 }
 
 // ---- sequences -------------------------------------------------------------------------------
@@ -175,15 +207,13 @@ template <class Acc, class Make, class Body>
 Acc reduce_sequences(const std::vector<Index>& offsets, int n_threads, Make&& make, Body&& body) {
   const SequencePlan plan = plan_sequences(offsets);
   if (plan.n_chunks() == 0) return make();
-  std::vector<Acc> partial;
-  partial.reserve(plan.n_chunks());
-  for (Index c = 0; c < plan.n_chunks(); ++c) partial.push_back(make());
+  InOrderMerge<Acc> merge(plan.n_chunks());
   for_each_sequence_chunk(plan, n_threads, [&](Index c, Index first, Index end, bool solo, int threads) {
-    body(partial[c], first, end, solo, threads);
+    Acc acc = make();
+    body(acc, first, end, solo, threads);
+    merge.finish(c, std::move(acc));
   });
-  Acc total = std::move(partial[0]);
-  for (Index c = 1; c < plan.n_chunks(); ++c) total += partial[c];
-  return total;
+  return merge.take();
 }
 
 }  // namespace emkit

@@ -13,6 +13,7 @@ using Index = Eigen::Index;
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using Matrix = Eigen::MatrixXd;  // column-major, for small d×d factors
 using Vector = Eigen::VectorXd;
+using RowVectorXd = Eigen::Matrix<double, 1, Eigen::Dynamic>;
 using MatrixRef = Eigen::Ref<const RowMatrix>;
 using VectorRef = Eigen::Ref<const Vector>;
 

@@ -1,12 +1,20 @@
 // The Gaussian emission family: full, tied, diagonal and spherical covariances, with missing
 // entries (NaN) integrated out exactly, and an optional conjugate normal-inverse-Wishart prior.
 //
-// Sufficient statistics per state k are centred on the state's current mean m_k (the "shift"):
-//   sum_k     = sum_i r_ik (x̂_ik - m_k)
-//   scatter_k = sum_i r_ik [(x̂_ik - m_k)(x̂_ik - m_k)^T + C_ik]
+// Sufficient statistics per state k are centred on a shift s_k taken from the current means:
+//   sum_k     = sum_i r_ik (x̂_ik - s_k)
+//   scatter_k = sum_i r_ik [(x̂_ik - s_k)(x̂_ik - s_k)^T + C_ik]
 // where x̂_ik is row i with its missing entries replaced by their conditional mean given the
 // observed ones under state k, and C_ik is the conditional covariance of the missing entries
 // (zero elsewhere). Centring keeps the scatter accurate when the data sit far from the origin.
+// Diagonal/spherical: s_k = m_k, the state's own mean. Full/tied: s_k = c, the mean of the
+// means, for every state, so that a block's scatter for a group of states is one matrix product;
+// the relative rounding error of a covariance then grows as eps·|m_k - c|²/σ², which stays
+// below 1e-12 unless states lie more than ~10^2 standard deviations from the centre.
+//
+// E-step: full/tied as one matrix product per block of rows and group of states with the
+// Cholesky factors of the precisions (see Workspace); diagonal/spherical as loops over the
+// block transposed, vectorised over rows.
 #pragma once
 
 #include <Eigen/Cholesky>
@@ -134,6 +142,8 @@ class Gaussian {
   // Components whose expected count falls below this fraction of the total weight are "empty":
   // without a prior they keep their previous mean and covariance (their weight goes to ~0).
   static constexpr double kEmptyFraction = 1e-10;
+  // Columns of one E-step matrix product (see Workspace).
+  static constexpr Index kProductColumns = 256;
 
   Gaussian(CovarianceType type, RowMatrix means, RowMatrix covariances, double reg_covar,
            std::optional<GaussianPrior> prior = std::nullopt)
@@ -190,10 +200,34 @@ class Gaussian {
   struct Workspace {
     std::vector<Conditional> conditionals;  // [pattern * n_factor + factor], if cached
     bool cached = false;
+    // Full/tied, rows without missing entries: log N_k(x) = norm_k - ½‖(x - c) U_f - b_k‖², with
+    // U_f = L_f^{-T} (the Cholesky factor of the precision; triangular solves against the
+    // identity, never an inverse of Σ), c the mean of the means (so that the product loses no
+    // accuracy when the data sit far from the origin) and b_k = (μ_k - c) U_f. The products
+    // (x - c) U_f for a block of rows and a group of states are one matrix product (GEMM).
+    RowVectorXd centre;
+    Matrix factors;       // d × (F·d), column-major: [U_0 … U_{F-1}]
+    RowVectorXd offsets;  // 1 × (K·d): [b_0 … b_{K-1}]
   };
 
   Workspace prepare(const Data& data, int n_threads) const {
     Workspace ws;
+    if (uses_full_scatter()) {
+      const Index K = n_states(), d = n_features(), F = n_factors();
+      ws.centre = means_.colwise().mean();
+      ws.factors.resize(d, F * d);
+      for (Index f = 0; f < F; ++f) {
+        // L U^T = I  ⇔  U = L^{-T}: upper triangular.
+        ws.factors.middleCols(f * d, d) =
+            chol_[f].triangularView<Eigen::Lower>().solve(Matrix::Identity(d, d)).transpose();
+      }
+      ws.offsets.resize(K * d);
+      for (Index k = 0; k < K; ++k) {
+        const Index f = type_ == CovarianceType::Tied ? 0 : k;
+        ws.offsets.segment(k * d, d).noalias() =
+            (means_.row(k) - ws.centre) * ws.factors.middleCols(f * d, d).triangularView<Eigen::Upper>();
+      }
+    }
     if (!uses_conditionals() || data.n_patterns() == 0) return ws;
     const Index d = n_features(), P = data.n_patterns(), F = n_factors();
     // Cache the conditionals when they fit in a modest budget; otherwise compute them per row
@@ -216,24 +250,38 @@ class Gaussian {
     const Index K = n_states(), d = n_features(), nb = end - begin;
     const auto Xb = data.X.middleRows(begin, nb);
     const bool complete = data.range_complete(begin, end);
-    if (type_ == CovarianceType::Full || type_ == CovarianceType::Tied) {
-      RowMatrix centred(nb, d);
-      for (Index k = 0; k < K; ++k) {
-        centred = Xb.rowwise() - means_.row(k);
-        // (x - mu) L^{-T}: a triangular solve, never an explicit inverse.
-        cholesky(k).transpose().triangularView<Eigen::Upper>().solveInPlace<Eigen::OnTheRight>(centred);
-        const double norm_const = -0.5 * (static_cast<double>(d) * kLog2Pi + log_det_[k]);
-        out.col(k) = (norm_const - 0.5 * centred.rowwise().squaredNorm().array()).matrix();
+    // Rows with missing entries get NaN here and are redone one by one below.
+    if (uses_full_scatter()) {
+      const Index F = n_factors();
+      const Matrix xc = Xb.rowwise() - ws.centre;
+      // States per product: about kProductColumns columns keeps the product's output in cache.
+      const Index group = std::max<Index>(1, kProductColumns / d);
+      Matrix y;  // column-major: each column of the product is contiguous over the rows
+      Eigen::Array<double, Eigen::Dynamic, 1> acc(nb);
+      for (Index f0 = 0; f0 < F; f0 += group) {
+        const Index g = std::min(group, F - f0);
+        y.noalias() = xc * ws.factors.middleCols(f0 * d, g * d);
+        // Tied: the one product serves every state.
+        const Index k0 = type_ == CovarianceType::Tied ? 0 : f0;
+        const Index k1 = type_ == CovarianceType::Tied ? K : f0 + g;
+        for (Index k = k0; k < k1; ++k) {
+          const Index col = type_ == CovarianceType::Tied ? 0 : (k - f0) * d;
+          acc.setConstant(-0.5 * (static_cast<double>(d) * kLog2Pi + log_det_[k]));
+          for (Index j = 0; j < d; ++j) acc -= 0.5 * (y.col(col + j).array() - ws.offsets[k * d + j]).square();
+          out.col(k) = acc.matrix();
+        }
       }
     } else {
+      // Vectorised over rows: the block transposed (features × rows), one pass per state and
+      // feature accumulating -½ (x - μ)² / σ².
+      const RowMatrix xt = Xb.transpose();
+      Eigen::Array<double, 1, Eigen::Dynamic> acc(nb);
       for (Index k = 0; k < K; ++k) {
-        const Eigen::Matrix<double, 1, Eigen::Dynamic> inv_var = variance_row(k).cwiseInverse();
-        const double norm_const = -0.5 * (static_cast<double>(d) * kLog2Pi + log_det_[k]);
-        out.col(k) = (norm_const - 0.5 * ((Xb.rowwise() - means_.row(k)).array().square().rowwise() *
-                                           inv_var.array())
-                                              .rowwise()
-                                              .sum())
-                         .matrix();
+        const auto var = variance_row(k);
+        acc.setConstant(-0.5 * (static_cast<double>(d) * kLog2Pi + log_det_[k]));
+        for (Index j = 0; j < d; ++j)
+          acc += (-0.5 / var[j]) * (xt.row(j).array() - means_(k, j)).square();
+        out.col(k) = acc.transpose().matrix();
       }
     }
     if (complete) return;
@@ -244,10 +292,19 @@ class Gaussian {
     }
   }
 
+  // What the statistics are centred on (K×d), a function of the current means. Full/tied: every
+  // state on the mean of the means (one matrix product per block, see accumulate);
+  // diag/spherical: each state on its own mean. Statistics with another shift were computed at
+  // other parameters.
+  RowMatrix statistics_shift() const {
+    if (uses_full_scatter()) return means_.colwise().mean().replicate(n_states(), 1);
+    return means_;
+  }
+
   Stats make_stats() const {
     const Index K = n_states(), d = n_features();
     Stats s;
-    s.shift = means_;
+    s.shift = statistics_shift();
     s.sum = RowMatrix::Zero(K, d);
     s.scatter = RowMatrix::Zero(K, uses_full_scatter() ? d * d : d);
     return s;
@@ -259,22 +316,51 @@ class Gaussian {
     const Index K = n_states(), d = n_features(), nb = end - begin;
     const auto Xb = data.X.middleRows(begin, nb);
     const bool complete = data.range_complete(begin, end);
-    RowMatrix centred(nb, d);
-    RowMatrix weighted(nb, d);
-    for (Index k = 0; k < K; ++k) {
-      centred = Xb.rowwise() - stats.shift.row(k);
-      if (!complete) {  // incomplete rows are added one by one below
-        for (Index i = begin; i < end; ++i)
-          if (data.pattern_of_row[i] >= 0) centred.row(i - begin).setZero();
+    // Incomplete rows are added one by one below: here their responsibilities are zeroed (and
+    // their values too, so that 0 · NaN never arises).
+    const auto is_incomplete = [&](Index i) { return !complete && data.pattern_of_row[i] >= 0; };
+    if (uses_full_scatter()) {
+      // Full/tied statistics are centred on the common centre c (make_stats): then the scatter
+      // of a group of states, Σ_i (x_i - c)(r_ik (x_i - c))^T side by side for each k, is one
+      // matrix product (x - c)^T [r_k0 ⊙ (x - c) … r_kg ⊙ (x - c)].
+      // Column-major: the products below read whole columns.
+      Matrix xc = Xb.rowwise() - stats.shift.row(0);
+      Matrix r = resp;
+      for (Index i = begin; i < end; ++i)
+        if (is_incomplete(i)) {
+          xc.row(i - begin).setZero();
+          r.row(i - begin).setZero();
+        }
+      stats.sum.noalias() += r.transpose() * xc;
+      // scatter row k holds a symmetric d×d block: viewed column-major, the d × (K·d) matrix
+      // [S_0 … S_{K-1}].
+      Eigen::Map<Matrix> scatter(stats.scatter.data(), d, K * d);
+      const Index group = std::max<Index>(1, kProductColumns / d);
+      Matrix weighted;
+      for (Index k0 = 0; k0 < K; k0 += group) {
+        const Index g = std::min(group, K - k0);
+        weighted.resize(nb, g * d);
+        for (Index k = k0; k < k0 + g; ++k)
+          weighted.middleCols((k - k0) * d, d) = r.col(k).asDiagonal() * xc;
+        scatter.middleCols(k0 * d, g * d).noalias() += xc.transpose() * weighted;
       }
-      weighted = resp.col(k).asDiagonal() * centred;
-      stats.sum.row(k) += weighted.colwise().sum();
-      if (uses_full_scatter()) {
-        Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> S(
-            stats.scatter.row(k).data(), d, d);
-        S.noalias() += weighted.transpose() * centred;
-      } else {
-        stats.scatter.row(k) += (weighted.array() * centred.array()).colwise().sum().matrix();
+    } else {
+      // Vectorised over rows, as in log_prob.
+      RowMatrix xt = Xb.transpose();
+      RowMatrix rt = resp.transpose();
+      for (Index i = begin; i < end; ++i)
+        if (is_incomplete(i)) {
+          xt.col(i - begin).setZero();
+          rt.col(i - begin).setZero();
+        }
+      Eigen::Array<double, 1, Eigen::Dynamic> z(nb), rz(nb);
+      for (Index k = 0; k < K; ++k) {
+        for (Index j = 0; j < d; ++j) {
+          z = xt.row(j).array() - stats.shift(k, j);
+          rz = rt.row(k).array() * z;
+          stats.sum(k, j) += rz.sum();
+          stats.scatter(k, j) += (rz * z).sum();
+        }
       }
     }
     if (complete) return;
@@ -291,9 +377,12 @@ class Gaussian {
   }
 
   // ---- M-step ----------------------------------------------------------------------------
-  // resp_sum: expected counts n_k; total_weight: N = sum of the sample weights.
-  // Returns the indices of states that were empty (kept their parameters).
-  std::vector<Index> maximize(const Stats& stats, const Vector& resp_sum, double total_weight) {
+  // resp_sum: expected counts n_k; total_weight: N = sum of the sample weights. keep_means: hold
+  // the means at their current values and maximise the covariances given them (the scatter is
+  // then taken about the current means). Returns the indices of states that were empty (kept
+  // their parameters).
+  std::vector<Index> maximize(const Stats& stats, const Vector& resp_sum, double total_weight,
+                              bool keep_means = false) {
     const Index K = n_states(), d = n_features();
     std::vector<Index> empty;
     RowMatrix new_means = means_;
@@ -303,7 +392,10 @@ class Gaussian {
       const auto shift = stats.shift.row(k).transpose();
       const Vector s1 = stats.sum.row(k).transpose();
       Vector mean;
-      if (prior_) {
+      if (keep_means) {
+        mean = means_.row(k).transpose();
+        if (!prior_ && n < kEmptyFraction * total_weight) empty.push_back(k);
+      } else if (prior_) {
         const double kappa = prior_->shrinkage;
         mean = (n * shift + s1 + kappa * prior_->mean) / (n + kappa);
       } else if (n < kEmptyFraction * total_weight) {

@@ -5,10 +5,8 @@
 // MAP: (n x̄ + κ μ0)/(n + κ)), so the ordinary M-step followed by restoring the covariances is the
 // constrained maximiser. Means fixed: the constrained maximiser of the covariances is the ordinary
 // formula with the scatter taken about the fixed means (ML: W(μ)/n; MAP: (Λ + W(μ) + κ(μ−μ0)(μ−μ0)ᵀ)
-// / (n + ν + d + 2) and the tied/diag/spherical analogues). The ordinary M-step computes exactly
-// that when its mean update returns the current mean, i.e. when the centred first moment is
-// replaced by s1 = 0 (ML) or s1 = κ(m − μ0) (MAP) — the statistics are centred on the current
-// means m, so that is the mean update's fixed point. The means are then restored bit for bit.
+// / (n + ν + d + 2) and the tied/diag/spherical analogues): Gaussian::maximize with keep_means.
+// The means are then restored bit for bit.
 #pragma once
 
 #include "../structures/parameter_groups.hpp"
@@ -36,14 +34,7 @@ struct ParameterGroups<Gaussian> {
     const RowMatrix means = g.means(), covariances = g.covariances();
     std::vector<Index> empty;
     if (fix_means) {
-      GaussianStats pinned = stats;
-      for (Index k = 0; k < g.n_states(); ++k) {
-        if (g.prior())
-          pinned.sum.row(k) = g.prior()->shrinkage * (stats.shift.row(k) - g.prior()->mean.transpose());
-        else
-          pinned.sum.row(k).setZero();
-      }
-      empty = g.maximize(pinned, counts, total_weight);
+      empty = g.maximize(stats, counts, total_weight, /*keep_means=*/true);
       g = Gaussian(g.covariance_type(), means, g.covariances(), g.reg_covar(), g.prior());
     } else {
       empty = g.maximize(stats, counts, total_weight);

@@ -88,13 +88,20 @@ class Mixture {
     return reduce_rows<Stats>(
         data.n_rows(), n_threads, [&] { return make_stats(); },
         [&](Stats& acc, Index begin, Index end) {
-          RowMatrix resp(end - begin, K);
+          const Index nb = end - begin;
+          RowMatrix resp(nb, K);
           emission_.log_prob(data.emission, ws, begin, end, resp);
-          for (Index i = 0; i < end - begin; ++i) {
+          // Log-sum-exp per row with the exponentials of the whole block in one vectorised pass.
+          resp.rowwise() += log_weights.transpose();
+          const Vector row_max = resp.rowwise().maxCoeff();
+          resp.colwise() -= row_max;
+          resp = resp.array().exp().matrix();
+          for (Index i = 0; i < nb; ++i) {
             const double w = data.weight(begin + i);
-            resp.row(i) += log_weights.transpose();
-            const double log_norm = log_sum_exp(resp.row(i));
-            resp.row(i) = ((resp.row(i).array() - log_norm).exp() * w).matrix();
+            const double sum = resp.row(i).sum();
+            // A row impossible under every state (max -inf) has log p = -inf.
+            const double log_norm = std::isfinite(row_max[i]) ? row_max[i] + std::log(sum) : row_max[i];
+            resp.row(i) *= w / sum;
             if (w != 0.0) acc.loglik += w * log_norm;
             acc.total_weight += w;
           }
