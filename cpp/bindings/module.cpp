@@ -39,4 +39,5 @@ PYBIND11_MODULE(_core, m) {
   bind_product(m);
   bind_hmm(m);
   bind_hmm_discrete(m);
+  bind_gmmhmm(m);
 }
