@@ -374,7 +374,10 @@ def n_parameters(params, covariance_type, fixed=frozenset()):
 # M-step of every item is ``reference.lca``'s, with the weighted state posteriors as
 # responsibilities. ``prior``: None or a dict with optional keys "startprob", "transmat" (as
 # above) and "emission" (a symmetric Dirichlet concentration on every categorical item's
-# probabilities, or None). ``fixed``: any of "startprob", "transmat", "emissionprob" (the
+# probabilities, or a list with one (K, R_j) array of concentrations per categorical column in
+# their order, or None). The MAP of a categorical item under an array a_k: (counts_k + a_k - 1) /
+# (t_k + sum(a_k - 1)), previous value kept when the denominator is <= 0; its log-density
+# lgamma(sum a_k) - sum lgamma(a_k) + sum_{a != 1} (a - 1) log p over every category. ``fixed``: any of "startprob", "transmat", "emissionprob" (the
 # categorical items), "means", "variances" (the gaussian items; means fixed: the variances are
 # the scatter about them), "rates" (the Poisson items).
 # ---------------------------------------------------------------------------------------------
@@ -402,9 +405,30 @@ def items_log_prior(params, measurement, prior):
     for i in range(K):
         out += _log_dirichlet(np.asarray(transmat)[i], a_trans[i])
     b = prior.get("emission")
-    if b is not None:
+    if b is not None and not isinstance(b, (list, tuple)):
         out += lca.log_prior(None, items, measurement, {"weight_concentration": 1.0, "item_concentration": b})
+    elif b is not None:
+        categorical = [j for j, m in enumerate(measurement) if m == "categorical"]
+        for alpha, j in zip(b, categorical):
+            alpha, p = np.asarray(alpha, dtype=float), np.asarray(items[j], dtype=float)
+            for k in range(K):
+                out += math.lgamma(alpha[k].sum()) - sum(math.lgamma(a) for a in alpha[k])
+                prior_terms = alpha[k] != 1.0
+                out += float(np.sum((alpha[k][prior_terms] - 1.0) * np.log(p[k][prior_terms])))
     return float(out)
+
+
+def _categorical_map(x, observed, resp, old, alpha):
+    """Dirichlet MAP of one categorical item with a (K, R) array of concentrations."""
+    K, R = old.shape
+    codes, r = x[observed].astype(int), resp[observed]
+    counts = np.stack([r[codes == c].sum(axis=0) for c in range(R)], axis=1)
+    new = np.array(old, dtype=float)
+    for k in range(K):
+        denominator = counts[k].sum() + np.sum(alpha[k] - 1.0)
+        if denominator > 0:
+            new[k] = (counts[k] + alpha[k] - 1.0) / denominator
+    return new
 
 
 def items_posteriors(X, lengths, params, measurement):
@@ -464,12 +488,16 @@ def items_em_step(X, lengths, params, measurement, sample_weight=None, prior=Non
 
     N = float(resp.sum())
     b = None if prior is None else prior.get("emission")
+    categorical = [j for j, m in enumerate(measurement) if m == "categorical"]
     new_items = []
     for j, m in enumerate(measurement):
         old = items[j]
         observed = lca._observed(X[:, j], m)
         if (m == "categorical" and "emissionprob" in fixed) or (m == "poisson" and "rates" in fixed):
             new_items.append(old.copy())
+        elif m == "categorical" and isinstance(b, (list, tuple)):
+            alpha = np.asarray(b[categorical.index(j)], dtype=float)
+            new_items.append(_categorical_map(X[:, j], observed, resp, old, alpha))
         elif m == "gaussian" and fixed & {"means", "variances"}:
             new = old.copy()
             r, x = resp[observed], X[observed, j]
