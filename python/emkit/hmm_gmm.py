@@ -37,14 +37,18 @@ def mixture_covariance_shape(covariance_type: str, K: int, M: int, d: int) -> Tu
     }[covariance_type]
 
 
-def _check_mixture_covariances(value: Any, name: str, cov_type: str, K: int, M: int, d: int) -> np.ndarray:
+def _check_mixture_covariances(
+    value: Any, name: str, cov_type: str, K: int, M: int, d: int
+) -> np.ndarray:
     c = np.asarray(value)
     if c.dtype.kind not in "fiu":
         raise TypeError(f"{name}: expected real numbers, got dtype {c.dtype}")
     c = np.array(c, dtype=np.float64)
     shape = mixture_covariance_shape(cov_type, K, M, d)
     if c.shape != shape:
-        raise ValueError(f"{name}: expected shape {shape} for covariance_type={cov_type!r}, got {c.shape}")
+        raise ValueError(
+            f"{name}: expected shape {shape} for covariance_type={cov_type!r}, got {c.shape}"
+        )
     if not np.isfinite(c).all():
         raise ValueError(f"{name}: expected finite values")
     if cov_type in ("full", "tied"):
@@ -203,12 +207,16 @@ class GMMHMM(BaseHMM):
             else _check_probabilities(self.weights_init, "weights_init", (K, M))
         )
         p["means_init"] = (
-            None if self.means_init is None else _check_mixture_means(self.means_init, "means_init", K, M, d)
+            None
+            if self.means_init is None
+            else _check_mixture_means(self.means_init, "means_init", K, M, d)
         )
         p["covariances_init"] = (
             None
             if self.covariances_init is None
-            else _check_mixture_covariances(self.covariances_init, "covariances_init", cov_type, K, M, d)
+            else _check_mixture_covariances(
+                self.covariances_init, "covariances_init", cov_type, K, M, d
+            )
         )
         return p
 
@@ -221,13 +229,17 @@ class GMMHMM(BaseHMM):
         return p["n_components"] * p["n_mix"]
 
     # ------------------------------------------------------------------ initialisation
-    def _initial_parameters(self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any], seed: int):
+    def _initial_parameters(
+        self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any], seed: int
+    ):
         """(startprob, transmat, weights, means, covariances) of one run's starting point."""
         K, M, cov_type = p["n_components"], p["n_mix"], p["covariance_type"]
         d = X.shape[1]
         rng = np.random.default_rng(seed)
         startprob = p["startprob_init"] if p["startprob_init"] is not None else np.full(K, 1.0 / K)
-        transmat = p["transmat_init"] if p["transmat_init"] is not None else _random_transmat(K, rng)
+        transmat = (
+            p["transmat_init"] if p["transmat_init"] is not None else _random_transmat(K, rng)
+        )
         weights, means, covariances = p["weights_init"], p["means_init"], p["covariances_init"]
         if weights is None or means is None or covariances is None:
             observed = ~np.isnan(X).all(axis=1)
@@ -250,12 +262,16 @@ class GMMHMM(BaseHMM):
                 if not rows.any():
                     rows = wo > 0
                 Xk, wk = Xo[rows], wo[rows]
-                _, mean_k, cov_k = _m_step_from_resp(Xk, wk, np.ones((Xk.shape[0], 1)), state_type, p["reg_covar"])
+                _, mean_k, cov_k = _m_step_from_resp(
+                    Xk, wk, np.ones((Xk.shape[0], 1)), state_type, p["reg_covar"]
+                )
                 init_cov[k] = cov_k[0]
                 n_distinct = np.unique(Xk, axis=0).shape[0]
                 if n_distinct >= M:
                     sub_seed = int(rng.integers(2**62))
-                    centers, sub_labels, _ = _core.kmeans_plus_plus(Xk, wk, M, sub_seed, 10, p["n_threads"])
+                    centers, sub_labels, _ = _core.kmeans_plus_plus(
+                        Xk, wk, M, sub_seed, 10, p["n_threads"]
+                    )
                     counts = np.bincount(sub_labels, weights=wk, minlength=M)
                     # A floor keeps every starting weight positive (a zero weight would stay zero).
                     init_weights[k] = 0.9 * counts / counts.sum() + 0.1 / M
@@ -314,7 +330,11 @@ class GMMHMM(BaseHMM):
         }
 
     def _update_from_model(self, model: Any) -> None:
-        self.weights_, self.means_, self.covariances_ = model.weights, model.means, model.covariances
+        self.weights_, self.means_, self.covariances_ = (
+            model.weights,
+            model.means,
+            model.covariances,
+        )
 
     # ------------------------------------------------------------------ parameters
     @property
@@ -334,7 +354,9 @@ class GMMHMM(BaseHMM):
         K = check_int(self.n_components, "n_components", 1)
         M = check_int(self.n_mix, "n_mix", 1)
         return {
-            "covariance_type": check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES),
+            "covariance_type": check_choice(
+                self.covariance_type, "covariance_type", COVARIANCE_TYPES
+            ),
             "reg_covar": check_float(self.reg_covar, "reg_covar", 0.0),
             "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
             "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
@@ -351,15 +373,16 @@ class GMMHMM(BaseHMM):
         covariances = np.ascontiguousarray(self.covariances_, dtype=np.float64)
         if weights.ndim != 2 or means.ndim != 3 or means.shape[:2] != weights.shape:
             raise ValueError(
-                f"weights_, means_: expected shapes (n_components, n_mix) and (n_components, n_mix, "
-                f"n_features), got {weights.shape} and {means.shape}"
+                "weights_, means_: expected shapes (n_components, n_mix) and (n_components, "
+                f"n_mix, n_features), got {weights.shape} and {means.shape}"
             )
         K, M, d = means.shape
         expected = mixture_covariance_shape(c["covariance_type"], K, M, d)
         if covariances.shape != expected:
             raise ValueError(
-                f"covariances_: expected shape {expected} for covariance_type={c['covariance_type']!r} "
-                f"and means_ of shape {means.shape}, got {covariances.shape}"
+                f"covariances_: expected shape {expected} for "
+                f"covariance_type={c['covariance_type']!r} and means_ of shape {means.shape}, "
+                f"got {covariances.shape}"
             )
         weights_prior = c["weights_prior"]
         if np.shape(weights_prior) != (K, M):

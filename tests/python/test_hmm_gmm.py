@@ -101,8 +101,12 @@ CASES = [
     pytest.param(dict(fixed={"weights"}, missing=0.1), id="fixed-weights"),
     pytest.param(dict(fixed={"means"}, missing=0.1, weights=True), id="fixed-means"),
     pytest.param(dict(fixed={"covariances"}, missing=0.1), id="fixed-covariances"),
-    pytest.param(dict(fixed={"means"}, gaussian_prior=True, dirichlet=True), id="fixed-means+prior"),
-    pytest.param(dict(fixed={"weights", "means", "covariances"}, dirichlet=True), id="fixed-emission"),
+    pytest.param(
+        dict(fixed={"means"}, gaussian_prior=True, dirichlet=True), id="fixed-means+prior"
+    ),
+    pytest.param(
+        dict(fixed={"weights", "means", "covariances"}, dirichlet=True), id="fixed-emission"
+    ),
     pytest.param(dict(zero_weight=True, dirichlet=True, missing=0.1), id="zero-weight"),
 ]
 
@@ -153,11 +157,27 @@ def parameters(hmm):
 @pytest.mark.parametrize("case", CASES)
 def test_twenty_iterations_match_reference(covariance_type, case):
     X, lengths, w, start, prior, estimator_prior, fixed = setup(covariance_type, case)
-    expected = ref.gmm_fit(X, lengths, start, covariance_type, 20, sample_weight=w, reg_covar=1e-6,
-                           prior=prior, fixed=fixed)
+    expected = ref.gmm_fit(
+        X,
+        lengths,
+        start,
+        covariance_type,
+        20,
+        sample_weight=w,
+        reg_covar=1e-6,
+        prior=prior,
+        fixed=fixed,
+    )
     hmm = emkit.GMMHMM(
-        K, M, covariance_type=covariance_type, tol=0.0, max_iter=20, reg_covar=1e-6, fixed=fixed,
-        **init_kwargs(start), **estimator_prior,
+        K,
+        M,
+        covariance_type=covariance_type,
+        tol=0.0,
+        max_iter=20,
+        reg_covar=1e-6,
+        fixed=fixed,
+        **init_kwargs(start),
+        **estimator_prior,
     ).fit(X, lengths, sample_weight=w)
     assert hmm.n_iter_ == 20
     assert_close(hmm.history_, expected["history"], "objective history")
@@ -187,8 +207,9 @@ def test_twenty_iterations_match_reference(covariance_type, case):
 def test_viterbi_paths_equal_reference(covariance_type):
     X, lengths, _ = make_sequences((60, 35, 80), seed=4, missing=0.2, unobserved=0.05)
     start = gmm_start(X, covariance_type, seed=3)
-    hmm = emkit.GMMHMM(K, M, covariance_type=covariance_type, max_iter=5, tol=0.0,
-                       **init_kwargs(start)).fit(X, lengths)
+    hmm = emkit.GMMHMM(
+        K, M, covariance_type=covariance_type, max_iter=5, tol=0.0, **init_kwargs(start)
+    ).fit(X, lengths)
     expected_logprob, expected_states = ref.gmm_decode(X, lengths, parameters(hmm), covariance_type)
     logprob, states = hmm.decode(X, lengths)
     assert np.array_equal(states, expected_states)
@@ -199,7 +220,9 @@ def test_viterbi_paths_equal_reference(covariance_type):
 def test_posteriors_and_scores_match_reference(covariance_type):
     X, lengths, _ = make_sequences((50, 30, 20), seed=8, missing=0.25, unobserved=0.1)
     start = gmm_start(X, covariance_type, seed=2)
-    hmm = emkit.GMMHMM(K, M, covariance_type=covariance_type, **init_kwargs(start)).initialize(X, lengths)
+    hmm = emkit.GMMHMM(K, M, covariance_type=covariance_type, **init_kwargs(start)).initialize(
+        X, lengths
+    )
     expected_loglik, expected_post = ref.gmm_posteriors(X, lengths, start, covariance_type)
     logprob, post = hmm.score_samples(X, lengths)
     assert_close(post, expected_post, "posteriors")
@@ -219,27 +242,42 @@ def test_log_prior_matches_reference(covariance_type):
         "gaussian": gaussian_prior(X, covariance_type),
     }
     hmm = emkit.GMMHMM(
-        K, M, covariance_type=covariance_type, startprob_prior=prior["startprob"],
-        transmat_prior=prior["transmat"], weights_prior=prior["weights"], prior=prior["gaussian"],
+        K,
+        M,
+        covariance_type=covariance_type,
+        startprob_prior=prior["startprob"],
+        transmat_prior=prior["transmat"],
+        weights_prior=prior["weights"],
+        prior=prior["gaussian"],
         **init_kwargs(start),
     ).initialize(X, lengths)
-    assert hmm.log_prior() == pytest.approx(ref.gmm_log_prior(start, covariance_type, prior), rel=RTOL)
+    assert hmm.log_prior() == pytest.approx(
+        ref.gmm_log_prior(start, covariance_type, prior), rel=RTOL
+    )
 
 
 @pytest.mark.parametrize(
-    "fixed", [frozenset(), frozenset({"transmat", "weights"}), frozenset({"means", "startprob"}),
-              frozenset({"covariances"})]
+    "fixed",
+    [
+        frozenset(),
+        frozenset({"transmat", "weights"}),
+        frozenset({"means", "startprob"}),
+        frozenset({"covariances"}),
+    ],
 )
 def test_n_parameters_and_criteria_match_reference(covariance_type, fixed):
     X, lengths, _ = make_sequences((30, 40), seed=2)
     start = list(gmm_start(X, covariance_type))
     start[2] = np.array([[1.0, 0.0], [0.5, 0.5]])  # a zero weight is not a free parameter
-    hmm = emkit.GMMHMM(K, M, covariance_type=covariance_type, fixed=fixed,
-                       **init_kwargs(start)).initialize(X, lengths)
+    hmm = emkit.GMMHMM(
+        K, M, covariance_type=covariance_type, fixed=fixed, **init_kwargs(start)
+    ).initialize(X, lengths)
     p = ref.gmm_n_parameters(start, covariance_type, fixed)
     assert hmm._n_parameters() == p
     n = X.shape[0]
-    assert hmm.bic(X, lengths) == pytest.approx(-2 * hmm.score(X, lengths) + p * np.log(n), rel=1e-12)
+    assert hmm.bic(X, lengths) == pytest.approx(
+        -2 * hmm.score(X, lengths) + p * np.log(n), rel=1e-12
+    )
     assert hmm.aic(X, lengths) == pytest.approx(-2 * hmm.score(X, lengths) + 2 * p, rel=1e-12)
 
 
@@ -261,8 +299,9 @@ def test_fit_from_its_own_initialisation_recovers_the_states():
 def test_results_are_bit_identical_for_any_thread_count(covariance_type):
     X, lengths, _ = make_sequences((300, 20, 40, 500), seed=6, missing=0.1, unobserved=0.02)
     fits = [
-        emkit.GMMHMM(K, M, covariance_type=covariance_type, random_state=1, max_iter=8, tol=0.0,
-                     n_threads=t).fit(X, lengths)
+        emkit.GMMHMM(
+            K, M, covariance_type=covariance_type, random_state=1, max_iter=8, tol=0.0, n_threads=t
+        ).fit(X, lengths)
         for t in (1, 2, 4)
     ]
     for other in fits[1:]:
@@ -276,7 +315,9 @@ def test_statistics_add_up_and_pickle():
     X, lengths, _ = make_sequences((40, 30, 50), seed=7, missing=0.1)
     start = gmm_start(X, "full")
     whole = emkit.GMMHMM(K, M, covariance_type="full", **init_kwargs(start)).initialize(X, lengths)
-    chunked = emkit.GMMHMM(K, M, covariance_type="full", **init_kwargs(start)).initialize(X, lengths)
+    chunked = emkit.GMMHMM(K, M, covariance_type="full", **init_kwargs(start)).initialize(
+        X, lengths
+    )
     whole.m_step(whole.e_step(X, lengths))
     parts = [X[:40], X[40:70], X[70:]]
     stats = [pickle.loads(pickle.dumps(chunked.e_step(p))) for p in parts]
@@ -287,7 +328,9 @@ def test_statistics_add_up_and_pickle():
 
 def test_statistics_of_other_parameters_are_refused():
     X, lengths, _ = make_sequences((40, 30), seed=7)
-    hmm = emkit.GMMHMM(K, M, covariance_type="diag", **init_kwargs(gmm_start(X, "diag"))).initialize(X, lengths)
+    hmm = emkit.GMMHMM(
+        K, M, covariance_type="diag", **init_kwargs(gmm_start(X, "diag"))
+    ).initialize(X, lengths)
     old = hmm.e_step(X, lengths)
     hmm.m_step(old)
     new = hmm.e_step(X, lengths)
@@ -332,13 +375,30 @@ def test_n_mix_one_is_the_gaussian_hmm(covariance_type):
     start = gmm_start(X, covariance_type)
     means = start[3][:, :1]
     cov = start[4] if covariance_type == "tied" else start[4][:, :1]
-    gmm = emkit.GMMHMM(K, 1, covariance_type=covariance_type, tol=0.0, max_iter=10, startprob_init=start[0],
-                       transmat_init=start[1], weights_init=np.ones((K, 1)), means_init=means,
-                       covariances_init=cov).fit(X, lengths)
+    gmm = emkit.GMMHMM(
+        K,
+        1,
+        covariance_type=covariance_type,
+        tol=0.0,
+        max_iter=10,
+        startprob_init=start[0],
+        transmat_init=start[1],
+        weights_init=np.ones((K, 1)),
+        means_init=means,
+        covariances_init=cov,
+    ).fit(X, lengths)
     if covariance_type == "tied":  # GaussianHMM's tied covariance is shared by all states
         return
-    hmm = emkit.GaussianHMM(K, covariance_type=covariance_type, tol=0.0, max_iter=10, startprob_init=start[0],
-                            transmat_init=start[1], means_init=means[:, 0], covariances_init=cov[:, 0]).fit(X, lengths)
+    hmm = emkit.GaussianHMM(
+        K,
+        covariance_type=covariance_type,
+        tol=0.0,
+        max_iter=10,
+        startprob_init=start[0],
+        transmat_init=start[1],
+        means_init=means[:, 0],
+        covariances_init=cov[:, 0],
+    ).fit(X, lengths)
     np.testing.assert_allclose(gmm.history_, hmm.history_, rtol=1e-12)
     np.testing.assert_allclose(gmm.means_[:, 0], hmm.means_, rtol=1e-10)
 
@@ -346,8 +406,15 @@ def test_n_mix_one_is_the_gaussian_hmm(covariance_type):
 def test_fixed_everything_keeps_the_emission():
     X, lengths, _ = make_sequences((50,), seed=14)
     start = gmm_start(X, "full")
-    hmm = emkit.GMMHMM(K, M, covariance_type="full", fixed={"weights", "means", "covariances"}, max_iter=5, tol=0.0,
-                       **init_kwargs(start)).fit(X, lengths)
+    hmm = emkit.GMMHMM(
+        K,
+        M,
+        covariance_type="full",
+        fixed={"weights", "means", "covariances"},
+        max_iter=5,
+        tol=0.0,
+        **init_kwargs(start),
+    ).fit(X, lengths)
     assert np.array_equal(hmm.means_, start[3]) and np.array_equal(hmm.covariances_, start[4])
     assert hmm._n_parameters() == (K - 1) + K * (K - 1)
 
@@ -365,15 +432,26 @@ def data():
         (dict(n_mix=0), ValueError, "n_mix"),
         (dict(n_mix=1.5), TypeError, "n_mix"),
         (dict(covariance_type="banana"), ValueError, "covariance_type"),
-        (dict(weights_init=np.array([[0.5, 0.4], [0.5, 0.5]])), ValueError, "weights_init: row 0 sums"),
+        (
+            dict(weights_init=np.array([[0.5, 0.4], [0.5, 0.5]])),
+            ValueError,
+            "weights_init: row 0 sums",
+        ),
         (dict(weights_init=np.array([[1.2, -0.2], [0.5, 0.5]])), ValueError, "weights_init"),
         (dict(weights_init=np.full((K, 3), 1 / 3)), ValueError, "weights_init: expected shape"),
         (dict(means_init=np.zeros((K, M))), ValueError, "means_init: expected shape"),
         (dict(means_init=np.full((K, M, D), np.nan)), ValueError, "means_init: expected finite"),
         (dict(covariances_init=np.ones((K, D))), ValueError, "covariances_init: expected shape"),
-        (dict(covariances_init=-np.ones((K, M, D))), ValueError, "covariances_init: expected positive"),
-        (dict(covariance_type="full", covariances_init=np.tile(-np.eye(D), (K, M, 1, 1))), ValueError,
-         r"covariances_init\[0, 0\]: expected a positive definite"),
+        (
+            dict(covariances_init=-np.ones((K, M, D))),
+            ValueError,
+            "covariances_init: expected positive",
+        ),
+        (
+            dict(covariance_type="full", covariances_init=np.tile(-np.eye(D), (K, M, 1, 1))),
+            ValueError,
+            r"covariances_init\[0, 0\]: expected a positive definite",
+        ),
         (dict(weights_prior=0.5), ValueError, "weights_prior"),
         (dict(weights_prior=np.ones((K, 3))), ValueError, "weights_prior"),
         (dict(fixed={"mixtures"}), ValueError, "fixed"),
@@ -419,7 +497,9 @@ def test_bad_hand_set_parameters_raise(data):
 def test_long_sequence_with_a_huge_outlier_fits_without_nan():
     X, lengths, _ = make_sequences((20000,), seed=16)
     X[12345] = [1e4, -1e4]  # ~10^4 standard deviations from every component
-    hmm = emkit.GMMHMM(K, M, covariance_type="diag", random_state=0, max_iter=5, tol=0.0).fit(X, lengths)
+    hmm = emkit.GMMHMM(K, M, covariance_type="diag", random_state=0, max_iter=5, tol=0.0).fit(
+        X, lengths
+    )
     assert np.isfinite(hmm.history_).all()
     for value in parameters(hmm):
         assert np.isfinite(value).all()
