@@ -81,24 +81,8 @@ void bind_gmmhmm(py::module_& m) {
       .def_property_readonly("covariance_type",
                              [](const Model& self) { return covariance_type_name(self.emission().covariance_type()); })
       .def_property_readonly("weights_prior",
-                             [](const Model& self) { return matrix_to_numpy(self.emission().weight_concentration()); })
-      .def(
-          "sample",
-          [](const Model& self, Index n, std::uint64_t seed) {
-            if (n < 1) throw InvalidArgument("n_samples: expected a value >= 1");
-            const Index d = self.emission().n_features();
-            RowMatrix X(n, d);
-            Eigen::VectorXi states(n);
-            {
-              py::gil_scoped_release release;
-              std::mt19937_64 rng(seed);
-              self.sample(n, rng, X, states);
-            }
-            py::array_t<int> labels(n);
-            std::copy(states.data(), states.data() + n, labels.mutable_data());
-            return py::make_tuple(to_numpy(X, {n, d}), labels);
-          },
-          py::arg("n"), py::arg("seed"));
+                             [](const Model& self) { return matrix_to_numpy(self.emission().weight_concentration()); });
+  def_sample_rows(cls);
   def_hmm_methods<Model, DoubleArray>(m, cls, "GMMHMMStats", &make_data);
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,21 @@ inline void emission_from_state(const py::list& l, ProductStats& s) {
   item_from_state(l, 5, s.poisson);
 }
 
+// [shift, sum, scatter]
+inline py::list emission_state(const GaussianStats& s) {
+  py::list l;
+  for (const RowMatrix* m : {&s.shift, &s.sum, &s.scatter}) l.append(state_matrix(*m));
+  return l;
+}
+inline void emission_from_state(const py::list& l, GaussianStats& s) {
+  check_state_size(l, 3);
+  s.shift = matrix_from_state(l[0], "shift");
+  s.sum = matrix_from_state(l[1], "sum");
+  s.scatter = matrix_from_state(l[2], "scatter");
+  if (s.sum.rows() != s.shift.rows() || s.sum.cols() != s.shift.cols() || s.scatter.rows() != s.shift.rows())
+    throw InvalidArgument("stats state: shift, sum and scatter have inconsistent shapes");
+}
+
 // [counts (K×M), then per state: shift, sum, scatter]
 inline py::list emission_state(const GaussianMixtureEmissionStats& s) {
   py::list l;
@@ -125,6 +141,13 @@ inline void emission_from_state(const py::list& l, GaussianMixtureEmissionStats&
 // given to a model with those parameters. Families whose statistics are not centred accept any.
 template <class EmissionStats>
 void check_same_parameters(const EmissionStats&, const EmissionStats&) {}
+inline void check_same_parameters(const GaussianStats& a, const GaussianStats& b) {
+  if (a.scatter.cols() != b.scatter.cols() || a.shift.cols() != b.shift.cols() || a.shift.rows() != b.shift.rows())
+    throw InvalidArgument("stats: cannot add statistics of models of different shapes");
+  if (a.shift != b.shift)
+    throw InvalidArgument("stats: cannot add statistics computed at different parameters "
+                          "(their shifts differ); compute every chunk's e_step with the same model");
+}
 inline void check_same_parameters(const GaussianMixtureEmissionStats& a, const GaussianMixtureEmissionStats& b) {
   if (a.counts.rows() != b.counts.rows() || a.counts.cols() != b.counts.cols() || a.states.size() != b.states.size())
     throw InvalidArgument("stats: cannot add statistics of models of different shapes");
@@ -139,6 +162,11 @@ template <class Emission>
 void check_emission_stats(const Emission& e, const typename Emission::Stats& s) {
   (void)e;
   (void)s;
+}
+inline void check_emission_stats(const Gaussian& g, const GaussianStats& s) {
+  if (s.shift.cols() != g.n_features() || s.shift.rows() != g.n_states())
+    throw InvalidArgument("stats: shapes do not match the model");
+  if (s.shift != g.means()) throw InvalidArgument("stats: computed at other parameters than the model's current ones");
 }
 inline void check_emission_stats(const GaussianMixtureEmission& e, const GaussianMixtureEmissionStats& s) {
   if (s.counts.rows() != e.n_states() || s.counts.cols() != e.n_mix() ||
@@ -173,19 +201,48 @@ Stats hmm_stats_from_state(const py::tuple& t) {
   return s;
 }
 
+// sample(n, seed) -> (X (n, d), states): the chain and the family's draws in C++, for families
+// emitting float rows (Gaussian, Gaussian mixture).
+template <class Model>
+void def_sample_rows(py::class_<Model>& cls) {
+  cls.def(
+      "sample",
+      [](const Model& self, Index n, std::uint64_t seed) {
+        if (n < 1) throw InvalidArgument("n_samples: expected a value >= 1");
+        const Index d = self.emission().n_features();
+        RowMatrix X(n, d);
+        Eigen::VectorXi states(n);
+        {
+          py::gil_scoped_release release;
+          std::mt19937_64 rng(seed);
+          self.sample(n, rng, X, states);
+        }
+        py::array_t<int> labels(n);
+        std::copy(states.data(), states.data() + n, labels.mutable_data());
+        return py::make_tuple(to_numpy(X, {n, d}), labels);
+      },
+      py::arg("n"), py::arg("seed"));
+}
+
 // make_data(const Model&, const XArray& X, const LengthArray&, const DoubleArray& sample_weight)
-// -> Model::Data, called without the GIL.
+// -> Model::Data, called without the GIL. Returns the statistics class (a binding may add the
+// family's own properties to it).
 template <class Model, class XArray, class MakeData>
-void def_hmm_methods(py::module_& m, py::class_<Model>& cls, const char* stats_name, MakeData make_data) {
+py::class_<typename Model::Stats> def_hmm_methods(py::module_& m, py::class_<Model>& cls, const char* stats_name,
+                                                  MakeData make_data) {
   using Stats = typename Model::Stats;
-  py::class_<Stats>(m, stats_name,
-                    "Expected sufficient statistics of an HMM over a set of whole sequences. They add up: the "
-                    "statistics of two sets of sequences are the sum of their statistics.")
-      .def_property_readonly("start_counts", [](const Stats& s) { return to_numpy(s.start_counts); })
-      .def_property_readonly("transition_counts", [](const Stats& s) { return matrix_to_numpy(s.transition_counts); })
-      .def_property_readonly("emission_counts", [](const Stats& s) { return to_numpy(s.emission_counts); })
-      .def_readonly("loglik", &Stats::loglik)
-      .def_readonly("total_weight", &Stats::total_weight)
+  py::class_<Stats> stats_class(m, stats_name,
+                                "Expected sufficient statistics of an HMM over a set of whole sequences. They add "
+                                "up: the statistics of two sets of sequences are the sum of their statistics.");
+  stats_class
+      .def_property_readonly("start_counts", [](const Stats& s) { return to_numpy(s.start_counts); },
+                             "Expected number of sequences starting in each state (weighted).")
+      .def_property_readonly("transition_counts", [](const Stats& s) { return matrix_to_numpy(s.transition_counts); },
+                             "Expected number of transitions i -> j (weighted).")
+      .def_property_readonly("emission_counts", [](const Stats& s) { return to_numpy(s.emission_counts); },
+                             "Expected number of time steps with an observation per state (weighted).")
+      .def_readonly("loglik", &Stats::loglik, "Log-likelihood of the sequences at the model's parameters.")
+      .def_readonly("total_weight", &Stats::total_weight, "Sum over sequences of weight x length.")
       .def(
           "__add__",
           [](const Stats& a, const Stats& b) {
@@ -263,7 +320,8 @@ void def_hmm_methods(py::module_& m, py::class_<Model>& cls, const char* stats_n
             }
             return py::make_tuple(log_prob, post);
           },
-          py::arg("X"), py::arg("lengths"), py::arg("n_threads") = 0)
+          py::arg("X"), py::arg("lengths"), py::arg("n_threads") = 0,
+          "(log p(x_s) per sequence, p(z_t = k | x_s) per row) by forward-backward.")
       .def(
           "score",
           [make_data](const Model& self, const XArray& X, const LengthArray& lengths, int n_threads) {
@@ -278,7 +336,7 @@ void def_hmm_methods(py::module_& m, py::class_<Model>& cls, const char* stats_n
             }
             return log_prob;
           },
-          py::arg("X"), py::arg("lengths"), py::arg("n_threads") = 0)
+          py::arg("X"), py::arg("lengths"), py::arg("n_threads") = 0, "log p(x_s) per sequence.")
       .def(
           "viterbi",
           [make_data](const Model& self, const XArray& X, const LengthArray& lengths, int n_threads) {
@@ -298,7 +356,9 @@ void def_hmm_methods(py::module_& m, py::class_<Model>& cls, const char* stats_n
             }
             return py::make_tuple(log_prob, states);
           },
-          py::arg("X"), py::arg("lengths"), py::arg("n_threads") = 0);
+          py::arg("X"), py::arg("lengths"), py::arg("n_threads") = 0,
+          "(log p(x_s, z*_s) per sequence, the most probable state path z* per row).");
+  return stats_class;
 }
 
 }  // namespace emkit::bindings
