@@ -49,4 +49,5 @@ PYBIND11_MODULE(EMKIT_MODULE_NAME, m) {
   bind_product(m);
   bind_hmm(m);
   bind_hmm_discrete(m);
+  bind_gmmhmm(m);
 }

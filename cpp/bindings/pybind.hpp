@@ -54,5 +54,6 @@ void bind_categorical(py::module_& m);
 void bind_product(py::module_& m);
 void bind_hmm(py::module_& m);
 void bind_hmm_discrete(py::module_& m);
+void bind_gmmhmm(py::module_& m);
 
 }  // namespace emkit::bindings

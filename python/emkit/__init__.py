@@ -11,6 +11,7 @@ from .gaussian_mixture import GaussianMixture
 from .latent_class import LatentClass
 from .hmm import GaussianHMM
 from .hmm_discrete import HMM, CategoricalHMM, PoissonHMM
+from .hmm_gmm import GMMHMM
 
 __all__ = [
     "CategoricalTable",
@@ -19,6 +20,7 @@ __all__ = [
     "GaussianHMM",
     "CategoricalHMM",
     "PoissonHMM",
+    "GMMHMM",
     "HMM",
     "RestartReport",
     "ConvergenceWarning",

@@ -581,11 +581,16 @@ class GaussianHMM(BaseHMM):
                     f"prior: unknown keys {unknown}; expected some of "
                     f"{list(GAUSSIAN_PRIOR_KEYS)}{hint}"
                 )
+        n_gaussians = self._prior_components(p)
         resolved = GaussianMixture(
-            p["n_components"], covariance_type=p["covariance_type"], prior=prior
-        )._resolve_prior(X, row_weight, p["covariance_type"], p["n_components"])
+            n_gaussians, covariance_type=p["covariance_type"], prior=prior
+        )._resolve_prior(X, row_weight, p["covariance_type"], n_gaussians)
         resolved.pop("weight_concentration", None)
         return resolved
+
+    def _prior_components(self, p: Dict[str, Any]) -> int:
+        """Number of Gaussian components the default prior's scale is divided among."""
+        return p["n_components"]
 
     def _prepare(self, X: Any, lengths: Any, sample_weight: Any):
         """Everything fit and initialize check before any work: (X, lengths, feature names,

@@ -94,14 +94,39 @@ def _chain_params(est: Any, K: int, groups: Tuple[str, ...]) -> Dict[str, Any]:
     return p
 
 
-def _check_emission_concentration(value: Any, name: str) -> Optional[float]:
-    """A symmetric Dirichlet concentration >= 1 (None when 1: maximum likelihood)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a number (a symmetric Dirichlet concentration), got {value!r}")
-    v = float(value)
-    if not np.isfinite(v) or v < 1.0:
-        raise ValueError(f"{name}: expected a Dirichlet concentration >= 1 (1 = no prior), got {value!r}")
-    return None if v == 1.0 else v
+def _check_emission_concentration(
+    value: Any, K: int, n_categories: List[int], name: str = "emissionprob_prior"
+) -> Optional[np.ndarray]:
+    """Dirichlet concentrations (>= 1) on the emission probabilities: a number (the same for every
+    state, feature and category) or arrays shaped as ``emissionprob_`` (one (K, R) array for one
+    feature, a list of (K, R_j) arrays for several). Returns the K x sum R_j matrix, or None when
+    every concentration is 1 (maximum likelihood)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a number or arrays of Dirichlet concentrations, got {value!r}")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        v = float(value)
+        if not np.isfinite(v) or v < 1.0:
+            raise ValueError(f"{name}: expected a Dirichlet concentration >= 1 (1 = no prior), got {value!r}")
+        if v == 1.0:
+            return None
+        if not n_categories:
+            raise ValueError(f"{name}: the model has no categorical feature to put a prior on")
+        return np.full((K, int(sum(n_categories))), v)
+    if not n_categories:
+        raise ValueError(f"{name}: the model has no categorical feature to put a prior on")
+    if len(n_categories) == 1 and not isinstance(value, (list, tuple)):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or len(value) != len(n_categories):
+        raise ValueError(
+            f"{name}: expected a number or {len(n_categories)} arrays (one (n_components, "
+            "n_categories_j) array per feature, as emissionprob_)"
+        )
+    parts = [
+        _check_concentration(v, name if len(n_categories) == 1 else f"{name}[{j}]", (K, R))
+        for j, (v, R) in enumerate(zip(value, n_categories))
+    ]
+    flat = np.ascontiguousarray(np.concatenate(parts, axis=1))
+    return None if (flat == 1.0).all() else flat
 
 
 def _split_probs(flat: np.ndarray, n_categories: List[int]):
@@ -236,7 +261,7 @@ class CategoricalHMM(BaseHMM):
         p = _chain_params(self, K, CATEGORICAL_FIXED_GROUPS)
         p["n_categories"] = encoding.n_categories
         p["encoding"] = encoding
-        p["concentration"] = _check_emission_concentration(self.emissionprob_prior, "emissionprob_prior")
+        p["concentration"] = _check_emission_concentration(self.emissionprob_prior, K, encoding.n_categories)
         p["emissionprob_init"] = (
             None
             if self.emissionprob_init is None
@@ -294,7 +319,9 @@ class CategoricalHMM(BaseHMM):
         parts = list(e) if isinstance(e, (list, tuple)) else [e]
         return {
             "n_categories": [int(np.shape(a)[1]) for a in parts],
-            "concentration": _check_emission_concentration(self.emissionprob_prior, "emissionprob_prior"),
+            "concentration": _check_emission_concentration(
+                self.emissionprob_prior, K, [int(np.shape(a)[1]) for a in parts]
+            ),
             "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
             "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
             "fixed": _check_fixed(self.fixed, CATEGORICAL_FIXED_GROUPS),
@@ -340,13 +367,14 @@ class HMM(BaseHMM):
     (normal, one mean and variance per state and column) and count (Poisson, one rate per state
     and column) features, independent given the state; fitted by EM (Baum-Welch).
 
-    ``measurement`` says the family of every column, as :class:`LatentClass`: None (all
-    categorical), one of "categorical", "gaussian", "poisson" for all, a list (one per column) or
-    a dict {column: family} (others categorical). Missing entries: NaN (and negative codes in
+    ``emission`` says the family of every column, as :class:`LatentClass`'s ``measurement``: None
+    (all categorical), one of "categorical", "gaussian", "poisson" for all, a list (one per
+    column) or a dict {column: family} (others categorical). ``measurement`` is accepted as an
+    alias (the name :class:`LatentClass` uses); give one or the other. Missing entries: NaN (and negative codes in
     categorical columns). Attributes: ``startprob_``, ``transmat_``, ``emissionprob_`` (the
     categorical columns, as :class:`CategoricalHMM`), ``means_`` and ``variances_``
     (n_components, n_gaussian columns), ``rates_`` (n_components, n_poisson columns), each in the
-    order of its columns in X; ``measurement_``.
+    order of its columns in X; ``emission_`` (the family of every column; also ``measurement_``).
 
     Parameters as :class:`CategoricalHMM`, plus ``means_init``, ``variances_init``,
     ``rates_init`` (defaults: k-means++ clusters of the standardised continuous and count
@@ -362,6 +390,7 @@ class HMM(BaseHMM):
         self,
         n_components: int = 1,
         *,
+        emission: Any = None,
         measurement: Any = None,
         n_categories: Any = None,
         tol: float = 1e-3,
@@ -385,6 +414,7 @@ class HMM(BaseHMM):
         verbose_interval: int = 10,
     ):
         self.n_components = n_components
+        self.emission = emission
         self.measurement = measurement
         self.n_categories = n_categories
         self.tol = tol
@@ -412,7 +442,12 @@ class HMM(BaseHMM):
         return self.fixed
 
     def _measurement_spec(self) -> Any:
-        return self.measurement
+        if self.emission is not None and self.measurement is not None:
+            raise ValueError(
+                "emission, measurement: give one of them (measurement is an alias of emission), "
+                "not both"
+            )
+        return self.emission if self.emission is not None else self.measurement
 
     def _layout(self, measurement: Any = None):
         """A LatentClass that does the column bookkeeping (families, encoding, splitting)."""
@@ -441,7 +476,7 @@ class HMM(BaseHMM):
         p.update(
             n_categories=R, encoding=encoding, groups=groups, kinds=kinds,
             reg_covar=check_float(self.reg_covar, "reg_covar", 0.0),
-            concentration=_check_emission_concentration(self.emissionprob_prior, "emissionprob_prior"),
+            concentration=_check_emission_concentration(self.emissionprob_prior, K, R),
         )
         p["emissionprob_init"] = (
             None if self.emissionprob_init is None or not R
@@ -553,7 +588,7 @@ class HMM(BaseHMM):
         self.variances_ = self._core_matrix(model.variances, K)
         self.rates_ = self._core_matrix(model.rates, K)
         self.encoding_ = p["encoding"]
-        self.measurement_ = p["kinds"]
+        self.emission_ = self.measurement_ = p["kinds"]
         self._config = {
             "n_categories": list(R),
             "groups": p["groups"],

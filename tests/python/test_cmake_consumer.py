@@ -93,5 +93,6 @@ def test_cmake_build_and_ctest_pass_including_the_find_package_consumer(tmp_path
     output = run([ctest, "--output-on-failure", "-C", "Release"], build)
 
     assert "100% tests passed" in output, output
-    for test in ("emkit.gaussian", "emkit.kmeans", "emkit.find_package_consumer"):
+    for test in ("emkit.gaussian", "emkit.gaussian_mixture_emission", "emkit.kmeans",
+                 "emkit.find_package_consumer"):
         assert test in output, f"ctest did not run {test}:\n{output}"

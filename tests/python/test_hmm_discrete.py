@@ -68,6 +68,16 @@ CAT_CASES = [
     pytest.param(dict(fixed={"emissionprob"}, dirichlet=True), id="fixed-emission"),
     pytest.param(dict(structural_zeros=True, missing=0.1), id="structural-zeros"),
     pytest.param(dict(n_categories=(5,), missing=0.1, weights=True), id="one-feature"),
+    pytest.param(
+        dict(dirichlet=True, missing=0.1, emission_prior=[
+            1.0 + np.arange(12.0).reshape(K, 4) / 4, np.array([[1.0, 2.0, 1.0], [3.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+        ]),
+        id="array-prior",
+    ),
+    pytest.param(
+        dict(n_categories=(5,), weights=True, emission_prior=1.0 + np.arange(15.0).reshape(K, 5) / 5),
+        id="one-feature-array-prior",
+    ),
 ]
 
 
@@ -85,9 +95,10 @@ def test_categorical_twenty_iterations_match_reference(case):
     if case.get("dirichlet"):
         prior.update(startprob=np.array([2.0, 1.5, 3.0]), transmat=1.5 + 4.0 * np.eye(K))
         kw.update(startprob_prior=prior["startprob"], transmat_prior=prior["transmat"])
-    if case.get("emission_prior"):
-        prior["emission"] = case["emission_prior"]
-        kw["emissionprob_prior"] = case["emission_prior"]
+    if case.get("emission_prior") is not None:
+        b = case["emission_prior"]
+        prior["emission"] = [b] if isinstance(b, np.ndarray) else b
+        kw["emissionprob_prior"] = b
     fixed = frozenset(case.get("fixed", ()))
     measurement = ["categorical"] * len(R)
     expected = ref.items_fit(
@@ -287,3 +298,85 @@ def test_mixed_hmm_matches_reference(fixed):
     assert logprob == pytest.approx(lp.sum(), rel=RTOL)
     Xs, _ = hmm.sample(30, random_state=0)
     assert Xs.shape == (30, 4)
+
+
+def test_mixed_hmm_array_emission_prior_matches_reference():
+    kinds = ["categorical", "gaussian", "categorical"]
+    X = mixed_data(kinds, seed=5, missing=0.1)
+    startprob, transmat, items = mixed_start(kinds, X)
+    alpha = [np.array([[1.0, 2.0, 3.0], [1.5, 1.0, 1.0], [2.0, 2.0, 2.0]]), np.full((K, 3), 1.4)]
+    # A start prior keeps startprob off exact zeros (a support change shifts the flat densities).
+    prior = {"emission": alpha, "startprob": np.full(K, 1.2)}
+    expected = ref.items_fit(X, LENGTHS, (startprob, transmat, items), kinds, 20, prior=prior)
+    hmm = emkit.HMM(
+        K, emission=kinds, n_categories=3, tol=0.0, max_iter=20, startprob_init=startprob, transmat_init=transmat,
+        emissionprob_init=[items[0], items[2]], means_init=items[1][:, :1], variances_init=items[1][:, 1:],
+        emissionprob_prior=alpha, startprob_prior=prior["startprob"],
+    ).fit(X, LENGTHS)
+    assert_close(hmm.history_, expected["history"], "objective history")
+    final = expected["params"][-1]
+    assert_close(hmm.emissionprob_[0], final[2][0], "emissionprob[0]")
+    assert_close(hmm.emissionprob_[1], final[2][2], "emissionprob[1]")
+    assert_close(hmm.means_, final[2][1][:, :1], "means")
+    assert hmm.log_prior() == pytest.approx(ref.items_log_prior(final, kinds, prior), rel=RTOL)
+
+
+def test_emission_is_the_documented_name_and_measurement_its_alias():
+    kinds = ["gaussian", "categorical", "poisson"]
+    X = mixed_data(kinds, seed=2)
+    a = emkit.HMM(K, emission=kinds, n_categories=3, random_state=0, max_iter=5, tol=0.0).fit(X, LENGTHS)
+    b = emkit.HMM(K, measurement=kinds, n_categories=3, random_state=0, max_iter=5, tol=0.0).fit(X, LENGTHS)
+    assert np.array_equal(a.history_, b.history_)
+    assert a.emission_ == b.measurement_ == kinds
+    assert "emission" in a.get_params()
+    with pytest.raises(ValueError, match="emission, measurement"):
+        emkit.HMM(K, emission=kinds, measurement=kinds).fit(X, LENGTHS)
+
+
+@pytest.mark.parametrize(
+    "value, error, match",
+    [
+        (np.ones((K, 3)), ValueError, r"expected a number or 2 arrays"),
+        ([np.ones((K, 4)), np.ones((K, 2))], ValueError, r"emissionprob_prior\[1\]: expected a number or an array of shape"),
+        ([np.ones((K, 4)), np.full((K, 3), 0.5)], ValueError, r"emissionprob_prior\[1\]: expected Dirichlet concentrations >= 1"),
+        ([np.ones((K, 4)), np.full((K, 3), np.nan)], ValueError, r"emissionprob_prior\[1\]: expected finite"),
+        (True, TypeError, "emissionprob_prior"),
+        ([np.ones((K, 4)), np.full((K, 3), "a")], TypeError, "emissionprob_prior"),
+    ],
+)
+def test_bad_emission_prior_arrays_are_clear_errors(value, error, match):
+    X = categorical_data((4, 3), seed=1)
+    with pytest.raises(error, match=match):
+        emkit.CategoricalHMM(K, n_categories=[4, 3], emissionprob_prior=value).fit(X, LENGTHS)
+
+
+def test_emission_prior_needs_a_categorical_column():
+    X = mixed_data(["gaussian"], seed=1)
+    with pytest.raises(ValueError, match="emissionprob_prior: the model has no categorical"):
+        emkit.HMM(K, emission="gaussian", emissionprob_prior=2.0).fit(X, LENGTHS)
+
+
+@pytest.mark.parametrize("model", ["categorical", "mixed", "poisson"])
+def test_statistics_pickle_and_add_up(model):
+    import pickle
+
+    if model == "categorical":
+        X = categorical_data((4, 3), seed=2, missing=0.1)
+        hmm = emkit.CategoricalHMM(K, n_categories=[4, 3], random_state=0, emissionprob_prior=1.5)
+    elif model == "mixed":
+        X = mixed_data(["gaussian", "categorical", "poisson"], seed=2, missing=0.1)
+        hmm = emkit.HMM(K, emission=["gaussian", "categorical", "poisson"], n_categories=3, random_state=0)
+    else:
+        X = mixed_data(["poisson", "poisson"], seed=2)
+        hmm = emkit.PoissonHMM(K, random_state=0)
+    hmm.initialize(X, LENGTHS)
+    parts = [X[:40], X[40:65], X[65:]]
+    stats = [pickle.loads(pickle.dumps(hmm.e_step(p))) for p in parts]
+    total = stats[0] + stats[1] + stats[2]
+    whole = hmm.e_step(X, LENGTHS)
+    assert total.loglik == pytest.approx(whole.loglik, rel=1e-12)
+    np.testing.assert_allclose(total.transition_counts, whole.transition_counts, rtol=1e-12)
+    copy = pickle.loads(pickle.dumps(hmm))
+    copy.m_step(total)
+    hmm.m_step(whole)
+    np.testing.assert_allclose(copy.transmat_, hmm.transmat_, rtol=1e-12)

@@ -11,6 +11,7 @@
 #include "structures/contingency_table.hpp"
 #include "emissions/gaussian_groups.hpp"
 #include "emissions/discrete_groups.hpp"
+#include "emissions/gaussian_mixture_emission.hpp"
 #include "structures/hmm.hpp"
 #include "structures/mixture.hpp"
 #include "structures/mixture_regression.hpp"

@@ -374,7 +374,10 @@ def n_parameters(params, covariance_type, fixed=frozenset()):
 # M-step of every item is ``reference.lca``'s, with the weighted state posteriors as
 # responsibilities. ``prior``: None or a dict with optional keys "startprob", "transmat" (as
 # above) and "emission" (a symmetric Dirichlet concentration on every categorical item's
-# probabilities, or None). ``fixed``: any of "startprob", "transmat", "emissionprob" (the
+# probabilities, or a list with one (K, R_j) array of concentrations per categorical column in
+# their order, or None). The MAP of a categorical item under an array a_k: (counts_k + a_k - 1) /
+# (t_k + sum(a_k - 1)), previous value kept when the denominator is <= 0; its log-density
+# lgamma(sum a_k) - sum lgamma(a_k) + sum_{a != 1} (a - 1) log p over every category. ``fixed``: any of "startprob", "transmat", "emissionprob" (the
 # categorical items), "means", "variances" (the gaussian items; means fixed: the variances are
 # the scatter about them), "rates" (the Poisson items).
 # ---------------------------------------------------------------------------------------------
@@ -402,9 +405,30 @@ def items_log_prior(params, measurement, prior):
     for i in range(K):
         out += _log_dirichlet(np.asarray(transmat)[i], a_trans[i])
     b = prior.get("emission")
-    if b is not None:
+    if b is not None and not isinstance(b, (list, tuple)):
         out += lca.log_prior(None, items, measurement, {"weight_concentration": 1.0, "item_concentration": b})
+    elif b is not None:
+        categorical = [j for j, m in enumerate(measurement) if m == "categorical"]
+        for alpha, j in zip(b, categorical):
+            alpha, p = np.asarray(alpha, dtype=float), np.asarray(items[j], dtype=float)
+            for k in range(K):
+                out += math.lgamma(alpha[k].sum()) - sum(math.lgamma(a) for a in alpha[k])
+                prior_terms = alpha[k] != 1.0
+                out += float(np.sum((alpha[k][prior_terms] - 1.0) * np.log(p[k][prior_terms])))
     return float(out)
+
+
+def _categorical_map(x, observed, resp, old, alpha):
+    """Dirichlet MAP of one categorical item with a (K, R) array of concentrations."""
+    K, R = old.shape
+    codes, r = x[observed].astype(int), resp[observed]
+    counts = np.stack([r[codes == c].sum(axis=0) for c in range(R)], axis=1)
+    new = np.array(old, dtype=float)
+    for k in range(K):
+        denominator = counts[k].sum() + np.sum(alpha[k] - 1.0)
+        if denominator > 0:
+            new[k] = (counts[k] + alpha[k] - 1.0) / denominator
+    return new
 
 
 def items_posteriors(X, lengths, params, measurement):
@@ -464,12 +488,16 @@ def items_em_step(X, lengths, params, measurement, sample_weight=None, prior=Non
 
     N = float(resp.sum())
     b = None if prior is None else prior.get("emission")
+    categorical = [j for j, m in enumerate(measurement) if m == "categorical"]
     new_items = []
     for j, m in enumerate(measurement):
         old = items[j]
         observed = lca._observed(X[:, j], m)
         if (m == "categorical" and "emissionprob" in fixed) or (m == "poisson" and "rates" in fixed):
             new_items.append(old.copy())
+        elif m == "categorical" and isinstance(b, (list, tuple)):
+            alpha = np.asarray(b[categorical.index(j)], dtype=float)
+            new_items.append(_categorical_map(X[:, j], observed, resp, old, alpha))
         elif m == "gaussian" and fixed & {"means", "variances"}:
             new = old.copy()
             r, x = resp[observed], X[observed, j]
@@ -503,3 +531,213 @@ def items_fit(X, lengths, params, measurement, n_iter, sample_weight=None, prior
         trail.append(new)
     history.append(items_objective(X, lengths, trail[-1], measurement, sample_weight, prior))
     return dict(history=history, params=trail)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gaussian-mixture emissions (GMMHMM): state k emits sum_m w_km N(mu_km, Sigma_km).
+#
+# ``params`` = (startprob, transmat, weights (K, M), means (K, M, d), covariances) with the
+# covariances in hmmlearn's GMMHMM layout: full (K, M, d, d), tied (K, d, d) (one covariance per
+# state, shared by its M components), diag (K, M, d), spherical (K, M). State k's components are
+# ``reference.gmm``'s mixture of M components with covariance_type as given (tied: within the
+# state). A row's density marginalises its missing entries; a row with nothing observed has
+# log-density 0 and adds nothing to the emission statistics.
+#
+# M-step of state k, with r_tkm = w_s gamma_tk p(m | x_t, k) on the observed rows and
+# N_k = sum_tm r_tkm: without a Gaussian prior, a state with N_k < EMPTY_COMPONENT_TOL x (the
+# emission weight sum_tk w_s gamma_tk) keeps all its parameters. Otherwise the Gaussian M-step of
+# its components is ``_gaussian_m_step`` above with r (n, M) and N = N_k (so a tied covariance
+# divides by N_k, and under the prior by N_k + M + nu + d + 1); the weights are
+# ``_dirichlet_map``(w_k, sum_t r_tk., alpha_k) (on the support; a zero total keeps them).
+#
+# ``prior``: None or a dict with optional keys "startprob", "transmat", "weights" (K x M Dirichlet
+# concentrations) and "gaussian". The objective adds, when any prior is given: the chain's
+# Dirichlet densities, and when the emission has a prior ("weights" not all 1 or "gaussian"), the
+# Dirichlet densities of every state's weights (over their supports) and the Gaussian prior of
+# every state's components. ``fixed``: any of "startprob", "transmat", "weights", "means",
+# "covariances".
+# ---------------------------------------------------------------------------------------------
+def _state_covariances(covariances, covariance_type, k):
+    return np.asarray(covariances)[k]
+
+
+def gmm_component_log_joint(X, weights, means, covariances, covariance_type):
+    """(n, K, M) log w_km + log N(x_t; mu_km, Sigma_km) over the observed entries (0 + log w_km
+    on rows with nothing observed)."""
+    X = np.asarray(X, dtype=float)
+    weights, means = np.asarray(weights, dtype=float), np.asarray(means, dtype=float)
+    K, M = weights.shape
+    out = np.zeros((X.shape[0], K, M))
+    observed = ~np.isnan(X).all(axis=1)
+    for k in range(K):
+        if observed.any():
+            out[observed, k, :] = gmm.log_prob_components(
+                X[observed], means[k], _state_covariances(covariances, covariance_type, k), covariance_type
+            )
+        out[:, k, :] += _log(weights[k])[None, :]
+    return out
+
+
+def gmm_log_emission(X, weights, means, covariances, covariance_type):
+    """(n, K) log p(x_t | k) = logsumexp_m of the joint; 0 on rows with nothing observed."""
+    joint = gmm_component_log_joint(X, weights, means, covariances, covariance_type)
+    out = _lse(joint, axis=2)
+    out[np.isnan(np.asarray(X, dtype=float)).all(axis=1)] = 0.0
+    return out
+
+
+def gmm_posteriors(X, lengths, params, covariance_type):
+    startprob, transmat = params[0], params[1]
+    log_b = gmm_log_emission(X, *params[2:], covariance_type)
+    off = _offsets(lengths, np.shape(X)[0])
+    out, logliks = np.empty_like(log_b), []
+    for a, b in zip(off[:-1], off[1:]):
+        ll, gamma, _ = forward_backward(log_b[a:b], _log(startprob), _log(transmat))
+        out[a:b] = gamma
+        logliks.append(ll)
+    return np.array(logliks), out
+
+
+def gmm_decode(X, lengths, params, covariance_type):
+    startprob, transmat = params[0], params[1]
+    log_b = gmm_log_emission(X, *params[2:], covariance_type)
+    off = _offsets(lengths, np.shape(X)[0])
+    states, logprobs = np.empty(np.shape(X)[0], dtype=int), []
+    for a, b in zip(off[:-1], off[1:]):
+        lp, path = viterbi(log_b[a:b], _log(startprob), _log(transmat))
+        states[a:b] = path
+        logprobs.append(lp)
+    return np.array(logprobs), states
+
+
+def _gmm_emission_has_prior(prior):
+    if prior is None:
+        return False
+    return prior.get("gaussian") is not None or np.any(np.asarray(prior.get("weights", 1.0)) != 1.0)
+
+
+def gmm_log_prior(params, covariance_type, prior):
+    """Normalised log-prior (0 without any prior)."""
+    if not (_has_prior(prior) or _gmm_emission_has_prior(prior)):
+        return 0.0
+    startprob, transmat, weights, means, covariances = params
+    K, M = np.shape(weights)
+    a_start, a_trans = _concentrations(prior, K)
+    out = _log_dirichlet(np.asarray(startprob), a_start)
+    for i in range(K):
+        out += _log_dirichlet(np.asarray(transmat)[i], a_trans[i])
+    if _gmm_emission_has_prior(prior):
+        a_w = np.broadcast_to(np.asarray(prior.get("weights", 1.0), dtype=float), (K, M))
+        for k in range(K):
+            out += _log_dirichlet(np.asarray(weights)[k], a_w[k])
+        if prior.get("gaussian") is not None:
+            g = dict(prior["gaussian"], weight_concentration=1.0)
+            for k in range(K):
+                # reference.gmm's log-prior includes a flat Dirichlet on the weights: lgamma(M).
+                out += gmm.log_prior(
+                    np.full(M, 1.0 / M), np.asarray(means)[k],
+                    _state_covariances(covariances, covariance_type, k), covariance_type, g,
+                ) - math.lgamma(M)
+    return float(out)
+
+
+def gmm_em_step(X, lengths, params, covariance_type, sample_weight=None, reg_covar=1e-6, prior=None,
+                fixed=frozenset()):
+    """One E-step on params, then one M-step. Returns (new params, objective of params)."""
+    X = np.asarray(X, dtype=float)
+    startprob, transmat, weights, means, covariances = [np.array(p, dtype=float) for p in params]
+    K, M = weights.shape
+    off = _offsets(lengths, X.shape[0])
+    w = np.ones(len(off) - 1) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    joint = gmm_component_log_joint(X, weights, means, covariances, covariance_type)
+    log_b = _lse(joint, axis=2)
+    observed = ~np.isnan(X).all(axis=1)
+    log_b[~observed] = 0.0
+
+    loglik, start_counts, trans_counts = 0.0, np.zeros(K), np.zeros((K, K))
+    resp = np.zeros((X.shape[0], K))
+    for s, (a, b) in enumerate(zip(off[:-1], off[1:])):
+        if w[s] == 0:
+            continue
+        ll, gamma, xi = forward_backward(log_b[a:b], _log(startprob), _log(transmat))
+        loglik += w[s] * ll
+        start_counts += w[s] * gamma[0]
+        trans_counts += w[s] * xi
+        resp[a:b] = w[s] * gamma
+    objective = loglik + gmm_log_prior(
+        (startprob, transmat, weights, means, covariances), covariance_type, prior
+    )
+
+    a_start, a_trans = _concentrations(prior, K)
+    new_start = startprob if "startprob" in fixed else _dirichlet_map(startprob, start_counts, a_start)
+    new_trans = transmat.copy()
+    if "transmat" not in fixed:
+        for i in range(K):
+            new_trans[i] = _dirichlet_map(transmat[i], trans_counts[i], a_trans[i])
+
+    gaussian_prior = None if prior is None else prior.get("gaussian")
+    a_w = np.broadcast_to(np.asarray((prior or {}).get("weights", 1.0), dtype=float), (K, M))
+    total = resp[observed].sum()
+    new_weights, new_means, new_cov = weights.copy(), means.copy(), covariances.copy()
+    Xo = X[observed]
+    for k in range(K):
+        # Component responsibilities within state k.
+        log_post = joint[observed, k, :] - _lse(joint[observed, k, :], axis=1)[:, None]
+        r = resp[observed, k][:, None] * np.exp(log_post)
+        if gaussian_prior is None and r.sum() < EMPTY_COMPONENT_TOL * total:
+            continue  # an empty state keeps all its parameters
+        if not {"means", "covariances"} <= fixed:
+            cov_k = _state_covariances(covariances, covariance_type, k)
+            r_k, xhat, C_sum = gmm._expected_statistics(
+                Xo, r, np.ones(Xo.shape[0]), means[k], cov_k, covariance_type
+            )
+            new_means[k], new_cov[k] = _gaussian_m_step(
+                r_k, xhat, C_sum, means[k], cov_k, covariance_type, reg_covar, gaussian_prior,
+                "means" in fixed, "covariances" in fixed,
+            )
+        if "weights" not in fixed:
+            new_weights[k] = _dirichlet_map(weights[k], r.sum(axis=0), a_w[k])
+    return (new_start, new_trans, new_weights, new_means, new_cov), objective
+
+
+def gmm_objective(X, lengths, params, covariance_type, sample_weight=None, prior=None):
+    logliks, _ = gmm_posteriors(X, lengths, params, covariance_type)
+    w = np.ones(len(logliks)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    return float(np.sum(w * logliks)) + gmm_log_prior(params, covariance_type, prior)
+
+
+def gmm_fit(X, lengths, params, covariance_type, n_iter, sample_weight=None, reg_covar=1e-6, prior=None,
+            fixed=frozenset()):
+    """``n_iter`` EM steps: dict with ``history`` (n_iter + 1 objectives) and ``params`` (the
+    n_iter + 1 parameter tuples)."""
+    history, trail = [], [tuple(np.array(p, dtype=float) for p in params)]
+    for _ in range(n_iter):
+        new, obj = gmm_em_step(X, lengths, trail[-1], covariance_type, sample_weight, reg_covar, prior, fixed)
+        history.append(obj)
+        trail.append(new)
+    history.append(gmm_objective(X, lengths, trail[-1], covariance_type, sample_weight, prior))
+    return dict(history=history, params=trail)
+
+
+def gmm_n_parameters(params, covariance_type, fixed=frozenset()):
+    """Free parameters: chain and weights on their supports, minus one per distribution; the
+    Gaussian parameters of every component (tied: one covariance per state)."""
+    startprob, transmat, weights, means, _ = params
+    K, M, d = np.shape(means)
+    n = 0
+    if "startprob" not in fixed:
+        n += int(np.count_nonzero(startprob)) - 1
+    if "transmat" not in fixed:
+        n += sum(int(np.count_nonzero(row)) - 1 for row in np.asarray(transmat))
+    if "weights" not in fixed:
+        n += sum(int(np.count_nonzero(row)) - 1 for row in np.asarray(weights))
+    if "means" not in fixed:
+        n += K * M * d
+    if "covariances" not in fixed:
+        n += K * {
+            "full": M * d * (d + 1) // 2,
+            "tied": d * (d + 1) // 2,
+            "diag": M * d,
+            "spherical": M,
+        }[covariance_type]
+    return n

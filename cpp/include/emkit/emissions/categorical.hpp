@@ -47,7 +47,18 @@ class Categorical {
   // probs: K × sum_j R_j, item j's probabilities in columns [offset_j, offset_j + R_j).
   // concentration: symmetric Dirichlet prior on each item's probabilities (nullopt = ML).
   Categorical(std::vector<Index> n_categories, RowMatrix probs, std::optional<double> concentration = std::nullopt)
-      : n_categories_(std::move(n_categories)), probs_(std::move(probs)), concentration_(concentration) {
+      : Categorical(std::move(n_categories), std::move(probs), RowMatrix(), "prior['item_concentration']") {
+    if (concentration) {
+      require(std::isfinite(*concentration) && *concentration >= 1.0,
+              "prior['item_concentration']: expected a value >= 1");
+      concentration_ = RowMatrix::Constant(n_states(), offsets_.back(), *concentration);
+    }
+  }
+
+  // concentration: one Dirichlet concentration (>= 1) per state and (item, category), K × sum_j R_j
+  // (probs' layout); empty = ML. `name` is the argument named in errors.
+  Categorical(std::vector<Index> n_categories, RowMatrix probs, RowMatrix concentration, const std::string& name)
+      : n_categories_(std::move(n_categories)), probs_(std::move(probs)), concentration_(std::move(concentration)) {
     require(!n_categories_.empty(), "n_categories: expected at least one item");
     offsets_.resize(n_categories_.size() + 1, 0);
     for (size_t j = 0; j < n_categories_.size(); ++j) {
@@ -56,9 +67,13 @@ class Categorical {
     }
     require(probs_.rows() >= 1 && probs_.cols() == offsets_.back(),
             "probs: expected " + std::to_string(offsets_.back()) + " columns (sum of the item categories)");
-    if (concentration_)
-      require(std::isfinite(*concentration_) && *concentration_ >= 1.0,
-              "prior['item_concentration']: expected a value >= 1");
+    if (concentration_.size()) {
+      require(concentration_.rows() == probs_.rows() && concentration_.cols() == probs_.cols(),
+              name + ": expected a (" + std::to_string(probs_.rows()) + ", " + std::to_string(probs_.cols()) +
+                  ") array (states × categories)");
+      require(concentration_.allFinite() && (concentration_.array() >= 1.0).all(),
+              name + ": expected Dirichlet concentrations >= 1");
+    }
     for (Index k = 0; k < n_states(); ++k)
       for (Index j = 0; j < n_items(); ++j) {
         const auto p = probs_.row(k).segment(offsets_[j], n_categories_[j]);
@@ -74,9 +89,13 @@ class Categorical {
   const std::vector<Index>& n_categories() const { return n_categories_; }
   const std::vector<Index>& offsets() const { return offsets_; }
   const RowMatrix& probs() const { return probs_; }
-  std::optional<double> concentration() const { return concentration_; }
-  // The Mixture asks whether the family has a prior.
-  std::optional<double> prior() const { return concentration_; }
+  // Dirichlet concentrations per state and (item, category); empty without a prior.
+  const RowMatrix& concentration() const { return concentration_; }
+  // The structure asks whether the family has a prior.
+  std::optional<RowMatrix> prior() const {
+    if (!concentration_.size()) return std::nullopt;
+    return concentration_;
+  }
 
   Index n_parameters() const {
     Index total = 0;
@@ -126,22 +145,24 @@ class Categorical {
   std::vector<Index> maximize(const Stats& stats, const Vector& resp_sum, double total_weight) {
     (void)resp_sum;
     const Index K = n_states(), J = n_items();
-    const double beta = concentration_.value_or(1.0);
+    const bool has_prior = concentration_.size() > 0;
     std::vector<Index> empty;
     for (Index k = 0; k < K; ++k) {
       bool state_empty = false;
       for (Index j = 0; j < J; ++j) {
         const auto c = stats.counts.row(k).segment(offsets_[j], n_categories_[j]);
         const double t = c.sum();
-        const double R = static_cast<double>(n_categories_[j]);
-        const double denominator = t + R * (beta - 1.0);
+        Eigen::Array<double, 1, Eigen::Dynamic> extra =
+            Eigen::Array<double, 1, Eigen::Dynamic>::Zero(n_categories_[j]);  // alpha - 1
+        if (has_prior) extra = concentration_.row(k).segment(offsets_[j], n_categories_[j]).array() - 1.0;
+        const double denominator = t + extra.sum();
         // Without a prior a class with (almost) no expected count for the item, and with a flat
         // prior one with exactly none, keeps its previous probabilities (never 0/0).
-        if ((!concentration_ && t < kEmptyFraction * total_weight) || denominator <= 0.0) {
+        if ((!has_prior && t < kEmptyFraction * total_weight) || denominator <= 0.0) {
           state_empty = true;
           continue;
         }
-        probs_.row(k).segment(offsets_[j], n_categories_[j]) = (c.array() + (beta - 1.0)) / denominator;
+        probs_.row(k).segment(offsets_[j], n_categories_[j]) = (c.array() + extra) / denominator;
       }
       if (state_empty) empty.push_back(k);
     }
@@ -149,15 +170,20 @@ class Categorical {
     return empty;
   }
 
+  // Normalised Dirichlet densities of every state's distribution of every item.
   double log_prior() const {
-    if (!concentration_) return 0.0;
-    const double beta = *concentration_;
+    if (!concentration_.size()) return 0.0;
     double total = 0.0;
     for (Index k = 0; k < n_states(); ++k)
       for (Index j = 0; j < n_items(); ++j) {
-        const double R = static_cast<double>(n_categories_[j]);
-        total += std::lgamma(R * beta) - R * std::lgamma(beta);
-        if (beta != 1.0) total += (beta - 1.0) * log_probs_t_.col(k).segment(offsets_[j], n_categories_[j]).sum();
+        double alpha_sum = 0.0;
+        for (Index r = 0; r < n_categories_[j]; ++r) {
+          const double a = concentration_(k, offsets_[j] + r);
+          alpha_sum += a;
+          total -= std::lgamma(a);
+          if (a != 1.0) total += (a - 1.0) * log_probs_t_(offsets_[j] + r, k);
+        }
+        total += std::lgamma(alpha_sum);
       }
     return total;
   }
@@ -175,7 +201,7 @@ class Categorical {
   std::vector<Index> n_categories_;
   std::vector<Index> offsets_;
   RowMatrix probs_;
-  std::optional<double> concentration_;
+  RowMatrix concentration_;  // K × sum_j R_j Dirichlet concentrations; empty = ML
   RowMatrix log_probs_t_;  // (sum_j R_j) × K: one row per (item, category), for the E-step lookups
 
   void update_log_probs() { log_probs_t_ = probs_.transpose().array().log().matrix(); }

@@ -173,7 +173,7 @@ class Product {
   const std::optional<Categorical>& categorical() const { return categorical_; }
   const IndependentItems& normal() const { return normal_; }
   const IndependentItems& poisson() const { return poisson_; }
-  std::optional<double> prior() const { return categorical_ ? categorical_->prior() : std::nullopt; }
+  std::optional<RowMatrix> prior() const { return categorical_ ? categorical_->prior() : std::nullopt; }
   Index n_parameters() const {
     return (categorical_ ? categorical_->n_parameters() : 0) + normal_.n_parameters() + poisson_.n_parameters();
   }

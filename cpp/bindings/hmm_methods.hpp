@@ -1,0 +1,364 @@
+// The methods every HMM model binding shares (fit, e_step, m_step, posterior, score, viterbi, the
+// chain's parameters) and its statistics class (additive, picklable), as mixture_methods.hpp does
+// for the mixtures. Each model's binding only says how to build its parameters and its data view.
+//
+// Pickling: a statistics object's state is (start_counts, transition_counts, emission_counts,
+// loglik, total_weight, [the family's arrays]); emission_state / emission_from_state below give the
+// family's arrays, one overload per family. check_emission_stats(model, stats) refuses statistics
+// computed at other parameters than the model's (families whose statistics are centred on them).
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "mixture_methods.hpp"
+
+namespace emkit::bindings {
+
+using LengthArray = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+using CodeArray = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
+
+inline Index n_sequences(const LengthArray& lengths) { return lengths.size() ? static_cast<Index>(lengths.size()) : 1; }
+
+inline std::vector<Index> offsets_of(const LengthArray& lengths, Index n_rows) {
+  check_ndim(lengths, 1, "lengths");
+  std::vector<Index> sizes(lengths.data(), lengths.data() + lengths.size());
+  if (sizes.empty()) sizes.push_back(n_rows);
+  return sequence_offsets(sizes, n_rows);
+}
+
+inline Vector weights_of(const DoubleArray& sample_weight) {
+  Vector w;
+  if (sample_weight.size()) w = to_vector(sample_weight, "sample_weight");
+  return w;
+}
+
+inline void chain_priors(const py::object& startprob_prior, const py::object& transmat_prior, Index K, Vector& start_alpha,
+                  RowMatrix& trans_alpha) {
+  if (!startprob_prior.is_none()) start_alpha = to_vector(startprob_prior.cast<DoubleArray>(), "startprob_prior");
+  if (!transmat_prior.is_none()) trans_alpha = to_matrix(transmat_prior.cast<DoubleArray>(), K, K, "transmat_prior");
+}
+
+inline py::array_t<double> matrix_to_numpy(const RowMatrix& m) { return to_numpy(m, {m.rows(), m.cols()}); }
+
+
+// ---- the families' statistics as lists of 2-D arrays (pickling) -------------------------------
+inline py::array_t<double> state_matrix(const RowMatrix& m) { return to_numpy(m, {m.rows(), m.cols()}); }
+
+inline RowMatrix matrix_from_state(const py::handle& h, const std::string& name) {
+  const auto a = h.cast<DoubleArray>();
+  check_ndim(a, 2, "stats state: " + name);
+  return to_matrix(a, a.shape(0), a.shape(1), "stats state: " + name);
+}
+
+inline void check_state_size(const py::list& l, size_t n) {
+  if (l.size() != n)
+    throw InvalidArgument("stats state: expected " + std::to_string(n) + " emission arrays, got " +
+                          std::to_string(l.size()));
+}
+
+inline py::list emission_state(const CategoricalStats& s) {
+  py::list l;
+  l.append(state_matrix(s.counts));
+  return l;
+}
+inline void emission_from_state(const py::list& l, CategoricalStats& s) {
+  check_state_size(l, 1);
+  s.counts = matrix_from_state(l[0], "counts");
+}
+
+inline void append_item_state(py::list& l, const ItemStats& s) {
+  for (const RowMatrix* m : {&s.shift, &s.weight, &s.sum, &s.square}) l.append(state_matrix(*m));
+}
+inline void item_from_state(const py::list& l, size_t first, ItemStats& s) {
+  s.shift = matrix_from_state(l[first], "shift");
+  s.weight = matrix_from_state(l[first + 1], "weight");
+  s.sum = matrix_from_state(l[first + 2], "sum");
+  s.square = matrix_from_state(l[first + 3], "square");
+}
+
+// [categorical counts (0×0 when the product has no categorical part), normal items ×4, Poisson ×4]
+inline py::list emission_state(const ProductStats& s) {
+  py::list l;
+  l.append(state_matrix(s.categorical ? s.categorical->counts : RowMatrix()));
+  append_item_state(l, s.normal);
+  append_item_state(l, s.poisson);
+  l.append(s.categorical.has_value());
+  return l;
+}
+inline void emission_from_state(const py::list& l, ProductStats& s) {
+  check_state_size(l, 10);
+  if (l[9].cast<bool>())
+    s.categorical = CategoricalStats{matrix_from_state(l[0], "counts")};
+  else
+    s.categorical.reset();
+  item_from_state(l, 1, s.normal);
+  item_from_state(l, 5, s.poisson);
+}
+
+// [shift, sum, scatter]
+inline py::list emission_state(const GaussianStats& s) {
+  py::list l;
+  for (const RowMatrix* m : {&s.shift, &s.sum, &s.scatter}) l.append(state_matrix(*m));
+  return l;
+}
+inline void emission_from_state(const py::list& l, GaussianStats& s) {
+  check_state_size(l, 3);
+  s.shift = matrix_from_state(l[0], "shift");
+  s.sum = matrix_from_state(l[1], "sum");
+  s.scatter = matrix_from_state(l[2], "scatter");
+  if (s.sum.rows() != s.shift.rows() || s.sum.cols() != s.shift.cols() || s.scatter.rows() != s.shift.rows())
+    throw InvalidArgument("stats state: shift, sum and scatter have inconsistent shapes");
+}
+
+// [counts (K×M), then per state: shift, sum, scatter]
+inline py::list emission_state(const GaussianMixtureEmissionStats& s) {
+  py::list l;
+  l.append(state_matrix(s.counts));
+  for (const auto& g : s.states) {
+    l.append(state_matrix(g.shift));
+    l.append(state_matrix(g.sum));
+    l.append(state_matrix(g.scatter));
+  }
+  return l;
+}
+inline void emission_from_state(const py::list& l, GaussianMixtureEmissionStats& s) {
+  if (l.size() < 1) throw InvalidArgument("stats state: expected the emission arrays");
+  s.counts = matrix_from_state(l[0], "counts");
+  check_state_size(l, 1 + 3 * static_cast<size_t>(s.counts.rows()));
+  s.states.assign(static_cast<size_t>(s.counts.rows()), GaussianStats());
+  for (size_t k = 0; k < s.states.size(); ++k) {
+    s.states[k].shift = matrix_from_state(l[1 + 3 * k], "shift");
+    s.states[k].sum = matrix_from_state(l[2 + 3 * k], "sum");
+    s.states[k].scatter = matrix_from_state(l[3 + 3 * k], "scatter");
+  }
+}
+
+// ---- statistics computed at other parameters ---------------------------------------------------
+// Statistics centred on the parameters they were computed at can only be added to each other and
+// given to a model with those parameters. Families whose statistics are not centred accept any.
+template <class EmissionStats>
+void check_same_parameters(const EmissionStats&, const EmissionStats&) {}
+inline void check_same_parameters(const GaussianStats& a, const GaussianStats& b) {
+  if (a.scatter.cols() != b.scatter.cols() || a.shift.cols() != b.shift.cols() || a.shift.rows() != b.shift.rows())
+    throw InvalidArgument("stats: cannot add statistics of models of different shapes");
+  if (a.shift != b.shift)
+    throw InvalidArgument("stats: cannot add statistics computed at different parameters "
+                          "(their shifts differ); compute every chunk's e_step with the same model");
+}
+inline void check_same_parameters(const GaussianMixtureEmissionStats& a, const GaussianMixtureEmissionStats& b) {
+  if (a.counts.rows() != b.counts.rows() || a.counts.cols() != b.counts.cols() || a.states.size() != b.states.size())
+    throw InvalidArgument("stats: cannot add statistics of models of different shapes");
+  for (size_t k = 0; k < a.states.size(); ++k)
+    if (a.states[k].shift.rows() != b.states[k].shift.rows() || a.states[k].shift.cols() != b.states[k].shift.cols() ||
+        a.states[k].shift != b.states[k].shift)
+      throw InvalidArgument("stats: cannot add statistics computed at different parameters "
+                            "(their shifts differ); compute every chunk's e_step with the same model");
+}
+
+template <class Emission>
+void check_emission_stats(const Emission& e, const typename Emission::Stats& s) {
+  (void)e;
+  (void)s;
+}
+inline void check_emission_stats(const Gaussian& g, const GaussianStats& s) {
+  if (s.shift.cols() != g.n_features() || s.shift.rows() != g.n_states())
+    throw InvalidArgument("stats: shapes do not match the model");
+  if (s.shift != g.statistics_shift()) throw InvalidArgument("stats: computed at other parameters than the model's current ones");
+}
+inline void check_emission_stats(const GaussianMixtureEmission& e, const GaussianMixtureEmissionStats& s) {
+  if (s.counts.rows() != e.n_states() || s.counts.cols() != e.n_mix() ||
+      static_cast<Index>(s.states.size()) != e.n_states())
+    throw InvalidArgument("stats: shapes do not match the model");
+  for (Index k = 0; k < e.n_states(); ++k)
+    if (s.states[static_cast<size_t>(k)].shift.rows() != e.n_mix() ||
+        s.states[static_cast<size_t>(k)].shift.cols() != e.n_features() ||
+        s.states[static_cast<size_t>(k)].shift != e.state(k).statistics_shift())
+      throw InvalidArgument("stats: computed at other parameters than the model's current ones");
+}
+
+template <class Stats>
+py::tuple hmm_stats_state(const Stats& s) {
+  const Index K = s.start_counts.size();
+  return py::make_tuple(to_numpy(s.start_counts), to_numpy(s.transition_counts, {K, K}), to_numpy(s.emission_counts),
+                        s.loglik, s.total_weight, emission_state(s.emission));
+}
+
+template <class Stats>
+Stats hmm_stats_from_state(const py::tuple& t) {
+  if (t.size() != 6) throw InvalidArgument("stats: expected a state of 6 entries");
+  Stats s;
+  s.start_counts = to_vector(t[0].cast<DoubleArray>(), "start_counts");
+  const Index K = s.start_counts.size();
+  s.transition_counts = to_matrix(t[1].cast<DoubleArray>(), K, K, "transition_counts");
+  s.emission_counts = to_vector(t[2].cast<DoubleArray>(), "emission_counts");
+  if (s.emission_counts.size() != K) throw InvalidArgument("stats state: emission_counts: expected K values");
+  s.loglik = t[3].cast<double>();
+  s.total_weight = t[4].cast<double>();
+  emission_from_state(t[5].cast<py::list>(), s.emission);
+  return s;
+}
+
+// sample(n, seed) -> (X (n, d), states): the chain and the family's draws in C++, for families
+// emitting float rows (Gaussian, Gaussian mixture).
+template <class Model>
+void def_sample_rows(py::class_<Model>& cls) {
+  cls.def(
+      "sample",
+      [](const Model& self, Index n, std::uint64_t seed) {
+        if (n < 1) throw InvalidArgument("n_samples: expected a value >= 1");
+        const Index d = self.emission().n_features();
+        RowMatrix X(n, d);
+        Eigen::VectorXi states(n);
+        {
+          py::gil_scoped_release release;
+          std::mt19937_64 rng(seed);
+          self.sample(n, rng, X, states);
+        }
+        py::array_t<int> labels(n);
+        std::copy(states.data(), states.data() + n, labels.mutable_data());
+        return py::make_tuple(to_numpy(X, {n, d}), labels);
+      },
+      py::arg("n"), py::arg("seed"));
+}
+
+// make_data(const Model&, const XArray& X, const LengthArray&, const DoubleArray& sample_weight)
+// -> Model::Data, called without the GIL. Returns the statistics class (a binding may add the
+// family's own properties to it).
+template <class Model, class XArray, class MakeData>
+py::class_<typename Model::Stats> def_hmm_methods(py::module_& m, py::class_<Model>& cls, const char* stats_name,
+                                                  MakeData make_data) {
+  using Stats = typename Model::Stats;
+  py::class_<Stats> stats_class(m, stats_name,
+                                "Expected sufficient statistics of an HMM over a set of whole sequences. They add "
+                                "up: the statistics of two sets of sequences are the sum of their statistics.");
+  stats_class
+      .def_property_readonly("start_counts", [](const Stats& s) { return to_numpy(s.start_counts); },
+                             "Expected number of sequences starting in each state (weighted).")
+      .def_property_readonly("transition_counts", [](const Stats& s) { return matrix_to_numpy(s.transition_counts); },
+                             "Expected number of transitions i -> j (weighted).")
+      .def_property_readonly("emission_counts", [](const Stats& s) { return to_numpy(s.emission_counts); },
+                             "Expected number of time steps with an observation per state (weighted).")
+      .def_readonly("loglik", &Stats::loglik, "Log-likelihood of the sequences at the model's parameters.")
+      .def_readonly("total_weight", &Stats::total_weight, "Sum over sequences of weight x length.")
+      .def(
+          "__add__",
+          [](const Stats& a, const Stats& b) {
+            if (a.start_counts.size() != b.start_counts.size())
+              throw InvalidArgument("stats: cannot add statistics of models of different shapes");
+            check_same_parameters(a.emission, b.emission);
+            Stats out = a;
+            out += b;
+            return out;
+          },
+          py::is_operator())
+      .def(py::pickle(&hmm_stats_state<Stats>, &hmm_stats_from_state<Stats>));
+
+  cls.def_property_readonly("startprob", [](const Model& self) { return to_numpy(self.startprob()); })
+      .def_property_readonly("transmat", [](const Model& self) { return matrix_to_numpy(self.transmat()); })
+      .def_property_readonly("startprob_prior", [](const Model& self) { return to_numpy(self.startprob_prior()); })
+      .def_property_readonly("transmat_prior", [](const Model& self) { return matrix_to_numpy(self.transmat_prior()); })
+      .def_property_readonly("fixed", [](const Model& self) {
+        return std::vector<std::string>(self.fixed().begin(), self.fixed().end());
+      })
+      .def_property_readonly("n_parameters", &Model::n_parameters, "Free parameters (fixed groups excluded).")
+      .def("log_prior", &Model::log_prior)
+      .def(
+          "fit",
+          [make_data](Model& self, const XArray& X, const LengthArray& lengths, const DoubleArray& sample_weight,
+                      int max_iter, double tol, int n_threads, std::function<bool(py::dict)> callback) {
+            const FitOptions options = fit_options(max_iter, tol, n_threads, callback);
+            FitResult result;
+            {
+              py::gil_scoped_release release;
+              const auto data = make_data(self, X, lengths, sample_weight);
+              result = fit_em(self, data, options);
+            }
+            return fit_result_to_dict(result);
+          },
+          py::arg("X"), py::arg("lengths"), py::arg("sample_weight"), py::arg("max_iter"), py::arg("tol"),
+          py::arg("n_threads") = 0, py::arg("callback") = nullptr,
+          "Runs EM from the current parameters; returns the monitor's record.")
+      .def(
+          "e_step",
+          [make_data](const Model& self, const XArray& X, const LengthArray& lengths, const DoubleArray& sample_weight,
+                      int n_threads) {
+            py::gil_scoped_release release;
+            const auto data = make_data(self, X, lengths, sample_weight);
+            return self.e_step(data, n_threads);
+          },
+          py::arg("X"), py::arg("lengths"), py::arg("sample_weight"), py::arg("n_threads") = 0)
+      .def(
+          "m_step",
+          [](Model& self, const Stats& stats) {
+            if (stats.start_counts.size() != self.n_states())
+              throw InvalidArgument("stats: shapes do not match the model");
+            check_emission_stats(self.emission(), stats.emission);
+            py::gil_scoped_release release;
+            self.m_step(stats);
+            return self.empty_states();
+          },
+          py::arg("stats"))
+      .def(
+          "posterior",
+          [make_data](const Model& self, const XArray& X, const LengthArray& lengths, int n_threads) {
+            check_ndim(X, 2, "X");
+            const Index n = X.shape(0), K = self.n_states();
+            py::array_t<double> post({n, K});
+            py::array_t<double> log_prob(n_sequences(lengths));
+            double* post_data = post.mutable_data();
+            double* lp_data = log_prob.mutable_data();
+            const DoubleArray no_weights(0);
+            {
+              py::gil_scoped_release release;
+              const auto data = make_data(self, X, lengths, no_weights);
+              Eigen::Map<RowMatrix> p(post_data, n, K);
+              Eigen::Map<Vector> lp(lp_data, data.n_sequences());
+              self.posterior(data, n_threads, p, lp);
+            }
+            return py::make_tuple(log_prob, post);
+          },
+          py::arg("X"), py::arg("lengths"), py::arg("n_threads") = 0,
+          "(log p(x_s) per sequence, p(z_t = k | x_s) per row) by forward-backward.")
+      .def(
+          "score",
+          [make_data](const Model& self, const XArray& X, const LengthArray& lengths, int n_threads) {
+            py::array_t<double> log_prob(n_sequences(lengths));
+            double* lp_data = log_prob.mutable_data();
+            const DoubleArray no_weights(0);
+            {
+              py::gil_scoped_release release;
+              const auto data = make_data(self, X, lengths, no_weights);
+              Eigen::Map<Vector> lp(lp_data, data.n_sequences());
+              self.score(data, n_threads, lp);
+            }
+            return log_prob;
+          },
+          py::arg("X"), py::arg("lengths"), py::arg("n_threads") = 0, "log p(x_s) per sequence.")
+      .def(
+          "viterbi",
+          [make_data](const Model& self, const XArray& X, const LengthArray& lengths, int n_threads) {
+            check_ndim(X, 2, "X");
+            const Index n = X.shape(0);
+            py::array_t<int> states(n);
+            py::array_t<double> log_prob(n_sequences(lengths));
+            int* z_data = states.mutable_data();
+            double* lp_data = log_prob.mutable_data();
+            const DoubleArray no_weights(0);
+            {
+              py::gil_scoped_release release;
+              const auto data = make_data(self, X, lengths, no_weights);
+              Eigen::Map<Eigen::VectorXi> z(z_data, n);
+              Eigen::Map<Vector> lp(lp_data, data.n_sequences());
+              self.viterbi(data, n_threads, z, lp);
+            }
+            return py::make_tuple(log_prob, states);
+          },
+          py::arg("X"), py::arg("lengths"), py::arg("n_threads") = 0,
+          "(log p(x_s, z*_s) per sequence, the most probable state path z* per row).");
+  return stats_class;
+}
+
+}  // namespace emkit::bindings

@@ -1,0 +1,417 @@
+"""HMM whose states emit Gaussian mixtures (hmmlearn's GMMHMM), on the shared
+:class:`emkit.hmm.BaseHMM`: the core's HMM over the GaussianMixtureEmission family."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, FrozenSet, Optional, Tuple
+
+import numpy as np
+
+from . import _core
+from ._validation import check_choice, check_float, check_int, check_n_threads, restart_seeds
+from .gaussian_mixture import COVARIANCE_TYPES, _m_step_from_resp, _nearest, _weighted_moments
+from .hmm import (
+    DECODER_ALGORITHMS,
+    BaseHMM,
+    GaussianHMM,
+    _check_concentration,
+    _check_fixed,
+    _check_probabilities,
+    _random_transmat,
+    check_sequences,
+)
+
+#: Parameter groups ``fixed`` may hold fixed while fitting.
+GMM_FIXED_GROUPS = ("startprob", "transmat", "weights", "means", "covariances")
+_EMISSION_GROUPS = frozenset({"weights", "means", "covariances"})
+
+
+def mixture_covariance_shape(covariance_type: str, K: int, M: int, d: int) -> Tuple[int, ...]:
+    """hmmlearn's GMMHMM layout of the covariances: full (K, M, d, d), tied (K, d, d) (one
+    covariance per state, shared by its components), diag (K, M, d), spherical (K, M)."""
+    return {
+        "full": (K, M, d, d),
+        "tied": (K, d, d),
+        "diag": (K, M, d),
+        "spherical": (K, M),
+    }[covariance_type]
+
+
+def _check_mixture_covariances(
+    value: Any, name: str, cov_type: str, K: int, M: int, d: int
+) -> np.ndarray:
+    c = np.asarray(value)
+    if c.dtype.kind not in "fiu":
+        raise TypeError(f"{name}: expected real numbers, got dtype {c.dtype}")
+    c = np.array(c, dtype=np.float64)
+    shape = mixture_covariance_shape(cov_type, K, M, d)
+    if c.shape != shape:
+        raise ValueError(
+            f"{name}: expected shape {shape} for covariance_type={cov_type!r}, got {c.shape}"
+        )
+    if not np.isfinite(c).all():
+        raise ValueError(f"{name}: expected finite values")
+    if cov_type in ("full", "tied"):
+        for index in np.ndindex(*shape[:-2]):
+            sigma = c[index]
+            where = f"{name}[{', '.join(str(i) for i in index)}]"
+            if not np.allclose(sigma, sigma.T, rtol=1e-8, atol=1e-12):
+                raise ValueError(f"{where}: expected a symmetric matrix")
+            try:
+                np.linalg.cholesky(sigma)
+            except np.linalg.LinAlgError:
+                raise ValueError(f"{where}: expected a positive definite matrix") from None
+    elif (c <= 0).any():
+        raise ValueError(f"{name}: expected positive variances")
+    return np.ascontiguousarray(c)
+
+
+def _check_mixture_means(value: Any, name: str, K: int, M: int, d: int) -> np.ndarray:
+    m = np.asarray(value)
+    if m.dtype.kind not in "fiu":
+        raise TypeError(f"{name}: expected real numbers, got dtype {m.dtype}")
+    m = np.array(m, dtype=np.float64)
+    if m.shape != (K, M, d):
+        raise ValueError(f"{name}: expected shape {(K, M, d)}, got {m.shape}")
+    if not np.isfinite(m).all():
+        raise ValueError(f"{name}: expected finite values")
+    return np.ascontiguousarray(m)
+
+
+class GMMHMM(BaseHMM):
+    """Hidden Markov model whose states emit Gaussian mixtures, fitted by EM (Baum-Welch).
+
+    hmmlearn's ``GMMHMM``: state k emits Σ_m w_km N(μ_km, Σ_km) with ``n_mix`` components. Same
+    additions as :class:`GaussianHMM`: missing values (NaN entries integrated out; a time step with
+    nothing observed advances the chain), per-sequence sample weights, restarts, parameters held
+    fixed, priors, bit-identical results for any number of threads.
+
+    Attributes: ``startprob_``, ``transmat_``, ``weights_`` (n_components, n_mix), ``means_``
+    (n_components, n_mix, n_features), ``covariances_`` (= hmmlearn's ``covars_``): full
+    (n_components, n_mix, d, d), tied (n_components, d, d) — one covariance per state, shared by
+    its components, as hmmlearn —, diag (n_components, n_mix, d), spherical (n_components, n_mix);
+    and the monitor's ``loglik_``, ``history_``, ``converged_``, ``n_iter_``, ``restarts_``.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of hidden states.
+    n_mix : int
+        Number of Gaussian components per state.
+    covariance_type : {"full", "tied", "diag", "spherical"}
+        As hmmlearn (default "diag").
+    weights_init, means_init, covariances_init : array-like, optional
+        User initial values in the attributes' shapes (any subset, with ``startprob_init`` and
+        ``transmat_init``). Otherwise: k-means++ on the time steps gives each state its steps, the
+        state's covariance starts every component's, and k-means++ within the state (``n_mix``
+        clusters) gives the component means and weights.
+    weights_prior : float or array-like
+        Dirichlet concentrations (>= 1; 1 = no prior) on every state's mixture weights: a number
+        or an (n_components, n_mix) array. A weight that is zero stays zero.
+    prior : None, "default" or dict
+        The conjugate Gaussian prior of ``GaussianMixture`` on every component (the default scale
+        uses n_components × n_mix components).
+    fixed : set of str
+        Any of "startprob", "transmat", "weights", "means", "covariances".
+    Other parameters as :class:`GaussianHMM`.
+    """
+
+    _fitted_attributes = ("startprob_", "transmat_", "weights_", "means_", "covariances_")
+    _stats_type = "GMMHMMStats"
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        n_mix: int = 1,
+        *,
+        covariance_type: str = "diag",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        startprob_init: Any = None,
+        transmat_init: Any = None,
+        weights_init: Any = None,
+        means_init: Any = None,
+        covariances_init: Any = None,
+        startprob_prior: Any = 1.0,
+        transmat_prior: Any = 1.0,
+        weights_prior: Any = 1.0,
+        prior: Any = None,
+        fixed: Any = None,
+        algorithm: str = "viterbi",
+        random_state: Any = None,
+        n_threads: Optional[int] = None,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+    ):
+        self.n_components = n_components
+        self.n_mix = n_mix
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.startprob_init = startprob_init
+        self.transmat_init = transmat_init
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.covariances_init = covariances_init
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.weights_prior = weights_prior
+        self.prior = prior
+        self.fixed = fixed
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self, n_features: int) -> Dict[str, Any]:
+        K = check_int(self.n_components, "n_components", 1)
+        M = check_int(self.n_mix, "n_mix", 1)
+        cov_type = check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        d = n_features
+        p: Dict[str, Any] = {
+            "n_components": K,
+            "n_mix": M,
+            "covariance_type": cov_type,
+            "tol": check_float(self.tol, "tol", 0.0),
+            "reg_covar": check_float(self.reg_covar, "reg_covar", 0.0),
+            "max_iter": check_int(self.max_iter, "max_iter", 0),
+            "n_init": check_int(self.n_init, "n_init", 1),
+            "algorithm": check_choice(self.algorithm, "algorithm", DECODER_ALGORITHMS),
+            "n_threads": check_n_threads(self.n_threads),
+            "verbose": check_int(self.verbose, "verbose", 0),
+            "verbose_interval": check_int(self.verbose_interval, "verbose_interval", 1),
+            "fixed": _check_fixed(self.fixed, GMM_FIXED_GROUPS),
+            "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
+            "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
+            "weights_prior": _check_concentration(self.weights_prior, "weights_prior", (K, M)),
+        }
+        p["startprob_init"] = (
+            None
+            if self.startprob_init is None
+            else _check_probabilities(self.startprob_init, "startprob_init", (K,))
+        )
+        p["transmat_init"] = (
+            None
+            if self.transmat_init is None
+            else _check_probabilities(self.transmat_init, "transmat_init", (K, K))
+        )
+        p["weights_init"] = (
+            None
+            if self.weights_init is None
+            else _check_probabilities(self.weights_init, "weights_init", (K, M))
+        )
+        p["means_init"] = (
+            None
+            if self.means_init is None
+            else _check_mixture_means(self.means_init, "means_init", K, M, d)
+        )
+        p["covariances_init"] = (
+            None
+            if self.covariances_init is None
+            else _check_mixture_covariances(
+                self.covariances_init, "covariances_init", cov_type, K, M, d
+            )
+        )
+        return p
+
+    # The checks before any work and the Gaussian prior are GaussianHMM's (the prior's default
+    # scale counts n_components × n_mix components).
+    _prepare = GaussianHMM._prepare
+    _resolve_prior = GaussianHMM._resolve_prior
+
+    def _prior_components(self, p: Dict[str, Any]) -> int:
+        return p["n_components"] * p["n_mix"]
+
+    # ------------------------------------------------------------------ initialisation
+    def _initial_parameters(
+        self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any], seed: int
+    ):
+        """(startprob, transmat, weights, means, covariances) of one run's starting point."""
+        K, M, cov_type = p["n_components"], p["n_mix"], p["covariance_type"]
+        d = X.shape[1]
+        rng = np.random.default_rng(seed)
+        startprob = p["startprob_init"] if p["startprob_init"] is not None else np.full(K, 1.0 / K)
+        transmat = (
+            p["transmat_init"] if p["transmat_init"] is not None else _random_transmat(K, rng)
+        )
+        weights, means, covariances = p["weights_init"], p["means_init"], p["covariances_init"]
+        if weights is None or means is None or covariances is None:
+            observed = ~np.isnan(X).all(axis=1)
+            Xo, wo = X[observed], row_weight[observed]
+            missing = np.isnan(Xo)
+            if missing.any():  # seeding sees column-mean-imputed rows
+                Xo = np.where(missing, _weighted_moments(Xo, wo)[0], Xo)
+            if means is not None:  # each step goes to the state of its nearest component mean
+                labels = _nearest(Xo, means.reshape(K * M, d)) // M
+            else:
+                _, labels, _ = _core.kmeans_plus_plus(Xo, wo, K, seed, 10, p["n_threads"])
+            # Every state's steps: its covariance starts all its components; k-means++ within the
+            # state (n_mix clusters) gives the component means and weights.
+            state_type = "full" if cov_type == "tied" else cov_type
+            init_weights = np.full((K, M), 1.0 / M)
+            init_means = np.empty((K, M, d))
+            init_cov = np.empty(mixture_covariance_shape(cov_type, K, M, d))
+            for k in range(K):
+                rows = (labels == k) & (wo > 0)
+                if not rows.any():
+                    rows = wo > 0
+                Xk, wk = Xo[rows], wo[rows]
+                _, mean_k, cov_k = _m_step_from_resp(
+                    Xk, wk, np.ones((Xk.shape[0], 1)), state_type, p["reg_covar"]
+                )
+                init_cov[k] = cov_k[0]
+                n_distinct = np.unique(Xk, axis=0).shape[0]
+                if n_distinct >= M:
+                    sub_seed = int(rng.integers(2**62))
+                    centers, sub_labels, _ = _core.kmeans_plus_plus(
+                        Xk, wk, M, sub_seed, 10, p["n_threads"]
+                    )
+                    counts = np.bincount(sub_labels, weights=wk, minlength=M)
+                    # A floor keeps every starting weight positive (a zero weight would stay zero).
+                    init_weights[k] = 0.9 * counts / counts.sum() + 0.1 / M
+                    init_means[k] = centers
+                else:
+                    init_means[k] = mean_k[0]
+            weights = init_weights if weights is None else weights
+            means = init_means if means is None else means
+            covariances = init_cov if covariances is None else covariances
+        return (
+            startprob,
+            transmat,
+            np.ascontiguousarray(weights),
+            np.ascontiguousarray(means),
+            np.ascontiguousarray(covariances),
+        )
+
+    @staticmethod
+    def _core_fixed(fixed: FrozenSet[str]) -> list:
+        """Weights, means and covariances all fixed = the whole emission (the E-step then skips
+        its statistics)."""
+        return sorted(fixed | {"emission"} if _EMISSION_GROUPS <= fixed else fixed)
+
+    def _make_model(self, start, p: Dict[str, Any], prior: Optional[dict]) -> Any:
+        return _core.GMMHMMModel(
+            start[0],
+            start[1],
+            start[2],
+            start[3],
+            start[4],
+            p["covariance_type"],
+            p["reg_covar"],
+            prior,
+            p["weights_prior"],
+            p["startprob_prior"],
+            p["transmat_prior"],
+            self._core_fixed(p["fixed"]),
+        )
+
+    # ------------------------------------------------------------------ fitting
+    def _store(self, model: Any, p: Dict[str, Any], prior: Optional[dict]) -> None:
+        self.startprob_ = model.startprob
+        self.transmat_ = model.transmat
+        self.weights_ = model.weights
+        self.means_ = model.means
+        self.covariances_ = model.covariances
+        self.prior_ = prior
+        self._config = {
+            "covariance_type": p["covariance_type"],
+            "reg_covar": p["reg_covar"],
+            "startprob_prior": p["startprob_prior"],
+            "transmat_prior": p["transmat_prior"],
+            "weights_prior": p["weights_prior"],
+            "fixed": p["fixed"],
+            "n_threads": p["n_threads"],
+        }
+
+    def _update_from_model(self, model: Any) -> None:
+        self.weights_, self.means_, self.covariances_ = (
+            model.weights,
+            model.means,
+            model.covariances,
+        )
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def covars_(self) -> np.ndarray:
+        """hmmlearn's name for ``covariances_`` (the same layout)."""
+        self._check_fitted()
+        return self.covariances_
+
+    @covars_.setter
+    def covars_(self, value: Any) -> None:
+        self.covariances_ = np.asarray(value, dtype=np.float64)
+
+    def _current_config(self) -> Dict[str, Any]:
+        config = getattr(self, "_config", None)
+        if config is not None:
+            return config
+        K = check_int(self.n_components, "n_components", 1)
+        M = check_int(self.n_mix, "n_mix", 1)
+        return {
+            "covariance_type": check_choice(
+                self.covariance_type, "covariance_type", COVARIANCE_TYPES
+            ),
+            "reg_covar": check_float(self.reg_covar, "reg_covar", 0.0),
+            "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
+            "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
+            "weights_prior": _check_concentration(self.weights_prior, "weights_prior", (K, M)),
+            "fixed": _check_fixed(self.fixed, GMM_FIXED_GROUPS),
+            "n_threads": check_n_threads(self.n_threads),
+        }
+
+    def _core_model(self) -> Any:
+        self._check_fitted()
+        c = self._current_config()
+        weights = np.ascontiguousarray(self.weights_, dtype=np.float64)
+        means = np.ascontiguousarray(self.means_, dtype=np.float64)
+        covariances = np.ascontiguousarray(self.covariances_, dtype=np.float64)
+        if weights.ndim != 2 or means.ndim != 3 or means.shape[:2] != weights.shape:
+            raise ValueError(
+                "weights_, means_: expected shapes (n_components, n_mix) and (n_components, "
+                f"n_mix, n_features), got {weights.shape} and {means.shape}"
+            )
+        K, M, d = means.shape
+        expected = mixture_covariance_shape(c["covariance_type"], K, M, d)
+        if covariances.shape != expected:
+            raise ValueError(
+                f"covariances_: expected shape {expected} for "
+                f"covariance_type={c['covariance_type']!r} and means_ of shape {means.shape}, "
+                f"got {covariances.shape}"
+            )
+        weights_prior = c["weights_prior"]
+        if np.shape(weights_prior) != (K, M):
+            raise ValueError(f"weights_prior: expected a number or an array of shape {(K, M)}")
+        return _core.GMMHMMModel(
+            np.asarray(self.startprob_, dtype=np.float64),
+            np.asarray(self.transmat_, dtype=np.float64),
+            weights,
+            means,
+            covariances,
+            c["covariance_type"],
+            c["reg_covar"],
+            getattr(self, "prior_", None),
+            weights_prior,
+            c["startprob_prior"],
+            c["transmat_prior"],
+            self._core_fixed(c["fixed"]),
+        )
+
+    def _sequences(self, X: Any, lengths: Any):
+        self._check_fitted()
+        X, lengths, _ = check_sequences(X, lengths, n_features=np.shape(self.means_)[-1])
+        return X, lengths
+
+    def sample(self, n_samples: int = 1, random_state: Any = None) -> Tuple[np.ndarray, np.ndarray]:
+        """One sequence of ``n_samples`` time steps and its states (seeded by ``random_state``,
+        else the estimator's ``random_state``)."""
+        n_samples = check_int(n_samples, "n_samples", 1)
+        model = self._core_model()
+        seed = restart_seeds(self.random_state if random_state is None else random_state, 1)[0]
+        X, states = model.sample(n_samples, seed)
+        return X, states.astype(np.intp)
