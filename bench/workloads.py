@@ -69,15 +69,15 @@ def _count(n: int) -> str:
     return f"{mantissa}e{int(exponent)}" if float(f"{n:.0e}") == n and n >= 10_000 else str(n)
 
 
-def _gmm(name, n, d, k, cov, quick_n):
+def _gmm(name, n, d, k, cov, quick_n, emkit_iters=(2, 12), quick_emkit_iters=(1, 6)):
     return Workload(
         name=name,
         kind="gmm",
         peer="sklearn",
         size=dict(n=n, d=d, k=k, cov=cov),
-        iters={"emkit": (2, 12), "peer": (2, 7)},
+        iters={"emkit": emkit_iters, "peer": (2, 7)},
         quick_size=dict(n=quick_n),
-        quick_iters={"emkit": (1, 5), "peer": (1, 3)},
+        quick_iters={"emkit": quick_emkit_iters, "peer": (1, 3)},
     )
 
 
@@ -89,7 +89,7 @@ def _hmm(name, n_seq, length, d, K, cov, quick_seq, quick_length):
         size=dict(n_seq=n_seq, length=length, d=d, K=K, cov=cov),
         iters={"emkit": (2, 7), "peer": (1, 3)},
         quick_size=dict(n_seq=quick_seq, length=quick_length),
-        quick_iters={"emkit": (1, 4), "peer": (1, 2)},
+        quick_iters={"emkit": (1, 11), "peer": (1, 2)},
     )
 
 
@@ -99,7 +99,8 @@ WORKLOADS: Dict[str, Workload] = {
         _gmm("gmm-full", 1_000_000, 16, 16, "full", 30_000),
         _gmm("gmm-diag", 1_000_000, 16, 16, "diag", 30_000),
         _gmm("gmm-full-d64", 200_000, 64, 32, "full", 10_000),
-        _gmm("gmm-small", 100_000, 2, 3, "full", 20_000),
+        # Short iterations: more of them, so that the time difference stands out of the noise.
+        _gmm("gmm-small", 100_000, 2, 3, "full", 20_000, (2, 102), (2, 102)),
         _hmm("hmm-diag", 100, 10_000, 8, 16, "diag", 20, 1_000),
         _hmm("hmm-full", 100, 10_000, 8, 16, "full", 20, 1_000),
         _hmm("hmm-cat", 1000, 1_000, 50, 32, None, 100, 500),
