@@ -331,9 +331,8 @@ def report(rows: List[Dict], header: List[str], n_threads: int, blas_threads: st
             pair([C.fmt_seconds(sm["bound_1"]), C.fmt_seconds(sm["bound_all"])]),
             pair([C.fmt(sm["fraction_of_bound_1"], ".2f") or "-",
                   C.fmt(sm["fraction_of_bound_all"], ".2f") or "-"]),
-            pair([_mb(row, "emkit-all", "peak_rss_mb"), _mb(row, "peer-default", "peak_rss_mb")]),
-            pair([_mb(row, "emkit-all", "above_data_mb"),
-                  _mb(row, "peer-default", "above_data_mb")]),
+            pair([_mb(row, "emkit", "peak_rss_mb"), _mb(row, "peer", "peak_rss_mb")]),
+            pair([_mb(row, "emkit", "above_data_mb"), _mb(row, "peer", "above_data_mb")]),
             loglik_cell(sm), {True: "yes", False: "NO", None: None}[sm["threads_identical"]],
         ]
 
@@ -374,9 +373,12 @@ def report(rows: List[Dict], header: List[str], n_threads: int, blas_threads: st
     return "\n".join(header + [""] + legend + ["", table] + notes)
 
 
-def _mb(row: Dict, key: str, field: str) -> str:
-    res = row["results"].get(key)
-    return C.fmt(res[field] if res else None, ".0f") or "-"
+def _mb(row: Dict, library: str, field: str) -> str:
+    """A memory figure of the library ("emkit" or "peer"): all threads, else 1 thread."""
+    keys = ("emkit-all", "emkit-1") if library == "emkit" else ("peer-default", "peer-1")
+    values = [row["results"][k][field] for k in keys
+              if k in row["results"] and row["results"][k][field] is not None]
+    return C.fmt(values[0], ".0f") if values else "-"
 
 
 # --------------------------------------------------------------------------- main
