@@ -89,7 +89,7 @@ def _hmm(name, n_seq, length, d, K, cov, quick_seq, quick_length):
         size=dict(n_seq=n_seq, length=length, d=d, K=K, cov=cov),
         iters={"emkit": (2, 7), "peer": (1, 3)},
         quick_size=dict(n_seq=quick_seq, length=quick_length),
-        quick_iters={"emkit": (1, 11), "peer": (1, 2)},
+        quick_iters={"emkit": (1, 5), "peer": (1, 2)},
     )
 
 
