@@ -66,28 +66,20 @@ def emkit_threads() -> int:
         return os.cpu_count() or 1
 
 
-def emkit_build_info() -> Optional[str]:
-    """What emkit says about its build and the instruction set chosen at import, if it says
-    anything: ``emkit._core.build_info()``, ``emkit.build_info()`` or an ``emkit._core_isa``
-    module / attribute. None when none of them exists."""
+def emkit_build_info() -> str:
+    """The instruction-set variant of emkit's core chosen at import, and the installed variants
+    this CPU can run (emkit._core.isa, supported_variants())."""
     import emkit
 
-    candidates = [getattr(emkit._core, "build_info", None), getattr(emkit, "build_info", None),
-                  getattr(emkit, "_core_isa", None)]
-    if candidates[2] is None and importlib.util.find_spec("emkit._core_isa") is not None:
-        candidates[2] = importlib.import_module("emkit._core_isa")
-    for obj in candidates:
-        if obj is None:
-            continue
-        if type(obj).__name__ == "module":  # a module: its build_info() or describing attributes
-            obj = getattr(obj, "build_info", None) or {
-                k: getattr(obj, k) for k in ("isa", "selected", "name", "build") if hasattr(obj, k)
-            }
-        value = obj() if callable(obj) else obj
-        if isinstance(value, dict):
-            return ", ".join(f"{k}={v}" for k, v in value.items())
-        return str(value)
-    return None
+    core = emkit._core
+    return (f"core variant {core.isa} (Eigen SIMD: {core.simd_instruction_sets()}); "
+            f"installed and supported here: {', '.join(core.supported_variants())}")
+
+
+def emkit_variants() -> List[str]:
+    import emkit
+
+    return list(emkit._core.supported_variants())
 
 
 def emkit_float32_support() -> bool:
@@ -161,6 +153,8 @@ def worker(spec: Dict[str, Any]) -> Dict[str, Any]:
         return measure_machine(spec["threads"])
     w = workload(spec["workload"], spec["quick"])
     library = spec["library"]
+    if spec.get("isa"):  # read by emkit/_core.py when emkit is imported, just below
+        os.environ["EMKIT_ISA"] = spec["isa"]
     importlib.import_module(W.PEER_MODULES.get(library, "emkit"))
     data = C.load_arrays(spec["data_dir"])
     if spec["dtype"] != "float64":
@@ -196,16 +190,18 @@ def workload(name: str, quick: bool) -> W.Workload:
 
 
 # --------------------------------------------------------------------------- one workload
-def configurations(w: W.Workload, n_threads: int, peer: bool, float32: bool) -> List[Dict]:
+def configurations(w: W.Workload, n_threads: int, peer: bool, float32: bool,
+                   isa: List[str]) -> List[Dict]:
     """The measured configurations of a workload: key, library, threads (1 or "all"), dtype,
-    iteration counts."""
-    emkit = dict(library="emkit", iters=w.iters["emkit"], dtype="float64")
+    iteration counts, and the core variant (None: the one emkit chooses)."""
+    emkit = dict(library="emkit", iters=w.iters["emkit"], dtype="float64", isa=None)
     configs = [dict(key="emkit-1", threads=1, **emkit),
                dict(key="emkit-all", threads="all", **emkit)]
+    configs += [dict(key=f"emkit-isa-{v}", threads="all", **{**emkit, "isa": v}) for v in isa]
     if float32 and w.kind == "gmm" and w.size["cov"] == "full":
         configs.append(dict(key="emkit-f32", threads="all", **{**emkit, "dtype": "float32"}))
     if peer:
-        theirs = dict(library=w.peer, iters=w.iters["peer"], dtype="float64")
+        theirs = dict(library=w.peer, iters=w.iters["peer"], dtype="float64", isa=None)
         configs += [dict(key="peer-default", threads="all", **theirs),
                     dict(key="peer-1", threads=1, **theirs)]
     return configs
@@ -231,7 +227,7 @@ def run_workload(w: W.Workload, args, configs: List[Dict]) -> Dict[str, Dict[str
                     continue
                 spec = {"task": "fit", "workload": w.name, "quick": args.quick,
                         "data_dir": str(tmp), "check": r == 0,
-                        **{k: c[k] for k in ("library", "threads", "dtype", "iters")}}
+                        **{k: c[k] for k in ("library", "threads", "dtype", "iters", "isa")}}
                 try:
                     with C.LoadMonitor() as load:
                         rec = C.run_worker([__file__, "--worker", json.dumps(spec)], args.timeout)
@@ -291,6 +287,7 @@ def summarize(w: W.Workload, results: Dict[str, Dict], machine: Dict, n_threads:
     out["loglik_agree"] = None if not diffs else out["loglik_rel_diff"] <= LOGLIK_RTOL
     d1, d_all = results["emkit-1"]["digest"], results["emkit-all"]["digest"]
     out["threads_identical"] = None if d1 is None or d_all is None else d1 == d_all
+    out["isa_s_per_iter"] = {k[len("emkit-isa-"):]: s[k] for k in results if k.startswith("emkit-isa-")}
     if "emkit-f32" in results:
         f32 = ll.get("emkit-f32")
         out["float32_speedup"] = ratio(s.get("emkit-all"), s.get("emkit-f32"))
@@ -370,6 +367,15 @@ def report(rows: List[Dict], header: List[str], n_threads: int, blas_threads: st
                       f"goal <= {FLOAT32_RTOL:g}):", "",
                   C.markdown_table(["workload", "float64", "float32", "speed-up",
                                     "loglik rel diff"], f32_rows)]
+    isa_names = sorted({v for row in rows for v in row["summary"]["isa_s_per_iter"]})
+    if isa_names:
+        isa_rows = [[row["workload"], s_cell(row["results"]["emkit-all"])]
+                    + [s_cell(row["results"].get(f"emkit-isa-{v}")) for v in isa_names]
+                    for row in rows]
+        notes += ["", f"emkit with {N} threads: the variant chosen at import vs other installed "
+                      "variants of the core (--isa; a `native` variant needs a build with "
+                      "-Ccmake.define.EMKIT_ISA_VARIANTS=\"baseline;avx2;avx512;native\"):", "",
+                  C.markdown_table(["workload", "chosen"] + isa_names, isa_rows)]
     return "\n".join(header + [""] + legend + ["", table] + notes)
 
 
@@ -393,6 +399,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-peers", action="store_true", help="time emkit only")
     p.add_argument("--float32", action="store_true",
                    help="time float32 input even if emkit does not seem to support it")
+    p.add_argument("--isa", nargs="+", default=[], metavar="VARIANT",
+                   help="also time emkit (all threads) with these installed core variants, e.g. "
+                        "baseline native (see emkit._core.supported_variants())")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds after which one worker process is stopped and its configuration "
                         "dropped (default none; --quick 300)")
@@ -427,6 +436,12 @@ def main(argv=None) -> int:
     started = time.time()
     n_threads = emkit_threads()
     build = emkit_build_info()
+    isa = [v for item in args.isa for v in item.split(",") if v]
+    missing = [v for v in isa if v not in emkit_variants()]
+    if missing:
+        log(f"--isa: {missing} not installed or not supported here "
+            f"(available: {emkit_variants()})")
+        return 2
     float32 = emkit_float32_support()
     peer_names = sorted({W.WORKLOADS[n].peer for n in args.workloads})
     installed = {p: importlib.util.find_spec(W.PEER_MODULES[p].split(".")[0]) is not None
@@ -451,7 +466,7 @@ def main(argv=None) -> int:
         f"CPU: {C.cpu_model()}, {os.cpu_count()} logical cores; emkit threads: {n_threads}; "
         f"numpy BLAS threads: {blas_threads}; other load at start: "
         f"{C.fmt(other, '.2f')} cores",
-        f"emkit build: {build or 'no build/ISA description exposed'}",
+        f"emkit build: {build}",
         "float32: " + ("supported (emkit keeps float32)" if float32 else "not supported")
         + (" (timed anyway: --float32)" if args.float32 and not float32 else ""),
         "machine: float64 GEMM "
@@ -470,7 +485,7 @@ def main(argv=None) -> int:
     for name in args.workloads:
         w = workload(name, args.quick)
         configs = configurations(w, n_threads, installed[w.peer] and not args.no_peers,
-                                 float32 or args.float32)
+                                 float32 or args.float32, isa)
         results = run_workload(w, args, configs)
         rows.append({"workload": w.name, "title": w.title, "size": w.size, "iters": w.iters,
                      "peer": w.peer, "peer_label": W.PEER_LABELS[w.peer], "results": results,

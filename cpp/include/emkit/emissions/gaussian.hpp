@@ -7,10 +7,10 @@
 // where x̂_ik is row i with its missing entries replaced by their conditional mean given the
 // observed ones under state k, and C_ik is the conditional covariance of the missing entries
 // (zero elsewhere). Centring keeps the scatter accurate when the data sit far from the origin.
-// Diagonal/spherical: s_k = m_k, the state's own mean. Full/tied: s_k = c, the mean of the
-// means, for every state, so that a block's scatter for a group of states is one matrix product;
-// the relative rounding error of a covariance then grows as eps·|m_k - c|²/σ², which stays
-// below 1e-12 unless states lie more than ~10^2 standard deviations from the centre.
+// s_k = c, the mean of the means, for every state, so that a block's statistics for a group of
+// states are one matrix product; the relative rounding error of a covariance then grows as
+// eps·|m_k - c|²/σ², which stays below 1e-12 unless states lie more than ~10^2 standard
+// deviations from the centre.
 //
 // E-step: full/tied as one matrix product per block of rows and group of states with the
 // Cholesky factors of the precisions (see Workspace); diagonal/spherical as loops over the
@@ -292,14 +292,10 @@ class Gaussian {
     }
   }
 
-  // What the statistics are centred on (K×d), a function of the current means. Full/tied: every
-  // state on the mean of the means (one matrix product per block, see accumulate);
-  // diag/spherical: each state on its own mean. Statistics with another shift were computed at
-  // other parameters.
-  RowMatrix statistics_shift() const {
-    if (uses_full_scatter()) return means_.colwise().mean().replicate(n_states(), 1);
-    return means_;
-  }
+  // What the statistics are centred on (K×d), a function of the current means: every state on the
+  // mean of the means, so that a block's statistics are one matrix product (see accumulate).
+  // Statistics with another shift were computed at other parameters.
+  RowMatrix statistics_shift() const { return means_.colwise().mean().replicate(n_states(), 1); }
 
   Stats make_stats() const {
     const Index K = n_states(), d = n_features();
@@ -345,23 +341,21 @@ class Gaussian {
         scatter.middleCols(k0 * d, g * d).noalias() += xc.transpose() * weighted;
       }
     } else {
-      // Vectorised over rows, as in log_prob.
-      RowMatrix xt = Xb.transpose();
-      RowMatrix rt = resp.transpose();
+      // Centred on the common centre c (make_stats), Σ_i r_ik (x_i - c) and Σ_i r_ik (x_i - c)²
+      // for every state are one matrix product r^T [x - c, (x - c)²].
+      Matrix moments(nb, 2 * d);
+      moments.leftCols(d) = Xb.rowwise() - stats.shift.row(0);
+      Matrix r = resp;
       for (Index i = begin; i < end; ++i)
         if (is_incomplete(i)) {
-          xt.col(i - begin).setZero();
-          rt.col(i - begin).setZero();
+          moments.row(i - begin).head(d).setZero();
+          r.row(i - begin).setZero();
         }
-      Eigen::Array<double, 1, Eigen::Dynamic> z(nb), rz(nb);
-      for (Index k = 0; k < K; ++k) {
-        for (Index j = 0; j < d; ++j) {
-          z = xt.row(j).array() - stats.shift(k, j);
-          rz = rt.row(k).array() * z;
-          stats.sum(k, j) += rz.sum();
-          stats.scatter(k, j) += (rz * z).sum();
-        }
-      }
+      moments.rightCols(d) = moments.leftCols(d).array().square().matrix();
+      RowMatrix both(K, 2 * d);
+      both.noalias() = r.transpose() * moments;
+      stats.sum += both.leftCols(d);
+      stats.scatter += both.rightCols(d);
     }
     if (complete) return;
     Vector filled(d), z(d);
