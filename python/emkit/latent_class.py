@@ -634,7 +634,8 @@ class LatentClass(BaseEstimator):
         self.caic_ = -2 * ll + npar * (math.log(N) + 1)
         # Relative entropy (Mplus): 1 - sum -h log h / (N log K).
         if K > 1:
-            plogp = np.where(h > 0, h * log_resp, 0.0)
+            # (h log h = 0 where h = 0; log_resp is -inf there when a probability is exactly 0.)
+            plogp = h * np.where(h > 0, log_resp, 0.0)
             self.entropy_ = float(1 + (counts @ plogp.sum(axis=1)) / (N * math.log(K)))
         else:
             self.entropy_ = 1.0
