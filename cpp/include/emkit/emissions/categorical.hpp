@@ -110,36 +110,41 @@ class Categorical {
     return {};
   }
 
+  // log p(x_i | k) for the rows [begin, end): per row, the sum over its observed items of one row
+  // of the lookup table (item j, code c) -> log p_jc(k), states padded to a multiple of
+  // kStatePad so that the inner loop is whole vectors.
   void log_prob(const Data& data, const Workspace&, Index begin, Index end, Eigen::Ref<RowMatrix> out) const {
-    const Index J = n_items();
-    out.setZero();
-    for (Index i = begin; i < end; ++i) {
-      auto row = out.row(i - begin);
-      for (Index j = 0; j < J; ++j) {
-        const std::int32_t c = data.codes(i, j);
-        if (c < 0) continue;
-        if (c >= n_categories_[j])
-          throw InvalidArgument("X: code " + std::to_string(c) + " of item " + std::to_string(j) + " in row " +
-                                std::to_string(i) + " is >= its number of categories " +
-                                std::to_string(n_categories_[j]));
-        row += log_probs_t_.row(offsets_[j] + c);
-      }
+    const Index K = n_states(), Kp = padded_states(), nb = end - begin;
+    RowMatrix sum(nb, Kp);
+    switch (Kp) {  // few states: the row's sums stay in registers
+      case 4: sum_rows<4>(data, begin, end, sum.data()); break;
+      case 8: sum_rows<8>(data, begin, end, sum.data()); break;
+      case 12: sum_rows<12>(data, begin, end, sum.data()); break;
+      case 16: sum_rows<16>(data, begin, end, sum.data()); break;
+      default: sum_rows<0>(data, begin, end, sum.data());
     }
+    out = sum.leftCols(K);
   }
 
   Stats make_stats() const { return Stats{RowMatrix::Zero(n_states(), offsets_.back())}; }
 
+  // Adds the responsibilities of the rows [begin, end) to the counts of their (item, code): per
+  // block, into a (item, code) × state table (states contiguous, padded), added to the
+  // state × (item, code) statistics at the end.
   void accumulate(const Data& data, const Workspace&, Index begin, Index end,
                   const Eigen::Ref<const RowMatrix>& resp, Stats& stats) const {
-    const Index J = n_items();
-    for (Index i = begin; i < end; ++i) {
-      const auto r = resp.row(i - begin);
-      for (Index j = 0; j < J; ++j) {
-        const std::int32_t c = data.codes(i, j);
-        if (c < 0) continue;
-        stats.counts.col(offsets_[j] + c) += r.transpose();
-      }
+    const Index K = n_states(), Kp = padded_states(), nb = end - begin;
+    RowMatrix r = RowMatrix::Zero(nb, Kp);
+    r.leftCols(K) = resp;
+    RowMatrix counts = RowMatrix::Zero(offsets_.back(), Kp);
+    switch (Kp) {
+      case 4: add_counts<4>(data, begin, end, r.data(), counts.data()); break;
+      case 8: add_counts<8>(data, begin, end, r.data(), counts.data()); break;
+      case 12: add_counts<12>(data, begin, end, r.data(), counts.data()); break;
+      case 16: add_counts<16>(data, begin, end, r.data(), counts.data()); break;
+      default: add_counts<0>(data, begin, end, r.data(), counts.data());
     }
+    stats.counts += counts.leftCols(K).transpose();
   }
 
   std::vector<Index> maximize(const Stats& stats, const Vector& resp_sum, double total_weight) {
@@ -202,9 +207,91 @@ class Categorical {
   std::vector<Index> offsets_;
   RowMatrix probs_;
   RowMatrix concentration_;  // K × sum_j R_j Dirichlet concentrations; empty = ML
-  RowMatrix log_probs_t_;  // (sum_j R_j) × K: one row per (item, category), for the E-step lookups
+  RowMatrix log_probs_t_;  // (sum_j R_j) × K: one row per (item, category)
+  RowMatrix log_table_;    // the same with the states padded by zeros to padded_states() columns
 
-  void update_log_probs() { log_probs_t_ = probs_.transpose().array().log().matrix(); }
+  // States are padded to a multiple of this in the kernels' tables (whole SIMD vectors).
+  static constexpr Index kStatePad = 4;
+  Index padded_states() const { return (n_states() + kStatePad - 1) / kStatePad * kStatePad; }
+
+  // dst[k] += src[k] for k < n, n a multiple of kStatePad (fixed-size vectors: whole packets).
+  static void add_padded(double* __restrict dst, const double* __restrict src, Index n) {
+    using Chunk = Eigen::Array<double, kStatePad, 1>;
+    for (Index k = 0; k < n; k += kStatePad) Eigen::Map<Chunk>(dst + k) += Eigen::Map<const Chunk>(src + k);
+  }
+
+  // sum (rows × padded states) = Σ over each row's observed items of its lookup-table row. With
+  // KP > 0 (= padded_states()) in two fixed-size accumulators (even and odd items) held in
+  // registers; KP = 0: any number of states, accumulated in sum.
+  template <int KP>
+  void sum_rows(const Data& data, Index begin, Index end, double* sum) const {
+    const Index J = n_items(), Kp = padded_states();
+    const double* table = log_table_.data();
+    auto row_of = [&](Index i, Index j) -> const double* {
+      const std::int32_t c = data.codes.data()[i * J + j];
+      if (c < 0) return nullptr;
+      if (c >= n_categories_[j]) throw_bad_code(c, j, i);
+      return table + (offsets_[j] + c) * Kp;
+    };
+    for (Index i = begin; i < end; ++i) {
+      double* o = sum + (i - begin) * Kp;
+      if constexpr (KP > 0) {
+        using Acc = Eigen::Array<double, KP, 1>;
+        Acc even = Acc::Zero(), odd = Acc::Zero();
+        Index j = 0;
+        for (; j + 1 < J; j += 2) {
+          if (const double* r = row_of(i, j)) even += Eigen::Map<const Acc>(r);
+          if (const double* r = row_of(i, j + 1)) odd += Eigen::Map<const Acc>(r);
+        }
+        if (j < J)
+          if (const double* r = row_of(i, j)) even += Eigen::Map<const Acc>(r);
+        Eigen::Map<Acc> sums(o);
+        sums = even + odd;
+      } else {
+        for (Index k = 0; k < Kp; ++k) o[k] = 0.0;
+        for (Index j = 0; j < J; ++j)
+          if (const double* r = row_of(i, j)) add_padded(o, r, Kp);
+      }
+    }
+  }
+
+  // counts ((item, code) × padded states) += the padded responsibilities resp of each row at its
+  // observed (item, code); KP as in sum_rows.
+  template <int KP>
+  void add_counts(const Data& data, Index begin, Index end, const double* resp, double* counts) const {
+    const Index J = n_items(), Kp = KP > 0 ? KP : padded_states();
+    for (Index i = begin; i < end; ++i) {
+      const double* ri = resp + (i - begin) * Kp;
+      const std::int32_t* codes = data.codes.data() + i * J;
+      if constexpr (KP > 0) {
+        using Acc = Eigen::Array<double, KP, 1>;
+        const Acc r = Eigen::Map<const Acc>(ri);
+        for (Index j = 0; j < J; ++j) {
+          const std::int32_t c = codes[j];
+          if (c < 0) continue;
+          Eigen::Map<Acc> target(counts + (offsets_[j] + c) * KP);
+          target += r;
+        }
+      } else {
+        for (Index j = 0; j < J; ++j) {
+          const std::int32_t c = codes[j];
+          if (c < 0) continue;
+          add_padded(counts + (offsets_[j] + c) * Kp, ri, Kp);
+        }
+      }
+    }
+  }
+
+  [[noreturn]] void throw_bad_code(std::int32_t c, Index j, Index i) const {
+    throw InvalidArgument("X: code " + std::to_string(c) + " of item " + std::to_string(j) + " in row " +
+                          std::to_string(i) + " is >= its number of categories " + std::to_string(n_categories_[j]));
+  }
+
+  void update_log_probs() {
+    log_probs_t_ = probs_.transpose().array().log().matrix();
+    log_table_ = RowMatrix::Zero(log_probs_t_.rows(), padded_states());
+    log_table_.leftCols(n_states()) = log_probs_t_;
+  }
 };
 
 }  // namespace emkit

@@ -32,6 +32,7 @@
 
 #include "../parallel.hpp"
 #include "../types.hpp"
+#include "../vector_math.hpp"
 #include "parameter_groups.hpp"
 
 namespace emkit {
@@ -127,79 +128,95 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 using RowVector = Eigen::Matrix<double, 1, Eigen::Dynamic>;
 
+// Time steps per block of the recursions: the shifted log-likelihoods of a block are
+// exponentiated together (one vectorised pass), log c_t summed per block, and the transition
+// posteriors of a block accumulated as one K×B by B×K matrix product.
+constexpr Index kStepBlock = 64;
+
 // Scaled forward pass. In: lik = log p(x_t | k) (T×K). Out: lik = exp(log p − shift_t) (the scaled
 // likelihoods e_t), alpha_t = p(z_t | x_1..t), scale_t = c_t. Returns log p(x_1..T), or NaN when a
-// step lost range. Plain loops: K is small and Eigen's dispatch dominates products this size.
+// step lost range. Per block of steps: the row maxima (shifts), one vectorised exp over the
+// block, then per step the prediction α̂_{t-1}ᵀ A as a matrix-vector product (A's row-major
+// storage is Aᵀ column-major) and the normalisation.
 inline double forward_scaled(const Vector& startprob, const RowMatrix& transmat, Eigen::Ref<RowMatrix> lik,
                              Eigen::Ref<RowMatrix> alpha, Eigen::Ref<Vector> scale) {
   const Index T = lik.rows(), K = lik.cols();
-  const double* A = transmat.data();  // row-major
+  const Eigen::Map<const Matrix> transmat_t(transmat.data(), K, K);  // (k, i) = A(i, k)
+  const bool contiguous = lik.outerStride() == K;
   double loglik = 0.0;
-  for (Index t = 0; t < T; ++t) {
-    double* e = &lik(t, 0);
-    double* a = &alpha(t, 0);
-    double shift = e[0];
-    for (Index k = 1; k < K; ++k) shift = std::max(shift, e[k]);
-    if (!std::isfinite(shift)) return kNaN;  // every state impossible: the log-space pass decides
-    for (Index k = 0; k < K; ++k) e[k] = std::exp(e[k] - shift);
-    if (t == 0) {
-      for (Index k = 0; k < K; ++k) a[k] = startprob[k];
-    } else {  // predicted state distribution α̂_{t-1}ᵀ A
-      const double* previous = &alpha(t - 1, 0);
-      for (Index k = 0; k < K; ++k) a[k] = 0.0;
-      for (Index i = 0; i < K; ++i) {
-        const double ai = previous[i];
-        const double* Ai = A + i * K;
-        for (Index k = 0; k < K; ++k) a[k] += ai * Ai[k];
-      }
+  for (Index t0 = 0; t0 < T; t0 += kStepBlock) {
+    const Index n = std::min(kStepBlock, T - t0);
+    double shift_sum = 0.0;
+    for (Index t = t0; t < t0 + n; ++t) {
+      Eigen::Map<Vector> e(&lik(t, 0), K);
+      // (A NaN may escape the maximum; it then makes c NaN below, and the log-space pass decides.)
+      const double shift = e.maxCoeff();
+      if (!std::isfinite(shift)) return kNaN;  // every state impossible: the log-space pass decides
+      shift_sum += shift;
+      e.array() -= shift;
+      if (!contiguous) vmath::exp_in_place(e.data(), K);
     }
-    double c = 0.0;
-    for (Index k = 0; k < K; ++k) c += (a[k] *= e[k]);
-    if (!(c >= kMinScale)) return kNaN;
-    for (Index k = 0; k < K; ++k) a[k] /= c;
-    scale[t] = c;
-    loglik += std::log(c) + shift;
+    if (contiguous) vmath::exp_in_place(&lik(t0, 0), n * K);
+    for (Index t = t0; t < t0 + n; ++t) {
+      const Eigen::Map<const Vector> e(&lik(t, 0), K);
+      Eigen::Map<Vector> a(&alpha(t, 0), K);
+      if (t == 0)
+        a = startprob;
+      else  // predicted state distribution α̂_{t-1}ᵀ A
+        a.noalias() = transmat_t * Eigen::Map<const Vector>(&alpha(t - 1, 0), K);
+      a.array() *= e.array();
+      const double c = a.sum();
+      if (!(c >= kMinScale)) return kNaN;
+      a *= 1.0 / c;
+      scale[t] = c;
+    }
+    loglik += vmath::sum_log(&scale[t0], n) + shift_sum;
   }
   return loglik;
 }
 
 // Scaled backward pass after forward_scaled: alpha becomes the state posteriors γ_t, and, when
 // xi is given, xi += Σ_t ξ_t (summed transition posteriors). Returns false (xi untouched) when it
-// lost range.
+// lost range. Per block of steps (from the last): β̂_t = A v_{t+1} as a matrix-vector product
+// (with A column-major), v_t = e_t ⊙ β̂_t / c_t, then Σ_t α̂_t v_{t+1}ᵀ of the block as one matrix
+// product (before α̂ is overwritten), then γ_t. Σ_t ξ_t = A ⊙ Σ_t α̂_t v_{t+1}ᵀ.
 inline bool backward_scaled(const RowMatrix& transmat, const Eigen::Ref<const RowMatrix>& lik,
                             Eigen::Ref<RowMatrix> alpha, const Eigen::Ref<const Vector>& scale, RowMatrix* xi) {
   const Index T = lik.rows(), K = lik.cols();
-  const double* A = transmat.data();
-  Vector beta = Vector::Ones(K), v = Vector::Zero(K);  // v = e_{t+1} ⊙ β̂_{t+1} / c_{t+1}
-  RowMatrix flow;  // Σ_t α̂_t v_{t+1}ᵀ; Σ_t ξ_t = A ⊙ flow
+  const Matrix A = transmat;  // column-major copy: β̂ = A v is a column-wise (axpy) product
+  RowMatrix flow;             // Σ_t α̂_t v_{t+1}ᵀ; Σ_t ξ_t = A ⊙ flow
   if (xi) flow = RowMatrix::Zero(K, K);
-  for (Index t = T - 1; t >= 0; --t) {
-    double* a = &alpha(t, 0);
-    if (t < T - 1) {
-      for (Index i = 0; i < K; ++i) {
-        const double* Ai = A + i * K;
-        double sum = 0.0;
-        for (Index j = 0; j < K; ++j) sum += Ai[j] * v[j];
-        beta[i] = sum;
-        if (xi) {
-          double* Fi = &flow(i, 0);
-          for (Index j = 0; j < K; ++j) Fi[j] += a[i] * v[j];
-        }
-      }
-    }
-    double total = 0.0;
-    const double inv_scale = 1.0 / scale[t];
-    for (Index k = 0; k < K; ++k) {
+  const Index B = std::min(kStepBlock, T);
+  RowMatrix beta(B, K), v(B + 1, K);  // v row r = v_{t0 + r}; row n carries v_{t1} of the later block
+  const Index n_blocks = (T + kStepBlock - 1) / kStepBlock;
+  for (Index b = n_blocks - 1; b >= 0; --b) {
+    const Index t0 = b * kStepBlock, n = std::min(kStepBlock, T - t0), t1 = t0 + n;
+    for (Index t = t1 - 1; t >= t0; --t) {
+      const Index r = t - t0;
+      Eigen::Map<Vector> beta_t(&beta(r, 0), K);
+      if (t == T - 1)
+        beta_t.setOnes();
+      else
+        beta_t.noalias() = A * Eigen::Map<const Vector>(&v(r + 1, 0), K);
       // A state with zero forward probability has zero posterior whatever β̂ (which may then be
       // huge): such states are masked so that 0 · ∞ never arises.
-      const double ak = a[k];
-      const double g = ak == 0.0 ? 0.0 : ak * beta[k];
-      if (t > 0) v[k] = ak == 0.0 ? 0.0 : lik(t, k) * beta[k] * inv_scale;
-      a[k] = g;
-      total += g;
+      if (t > 0)
+        vmath::masked_product(&alpha(t, 0), lik.data() + t * lik.outerStride(), beta_t.data(), 1.0 / scale[t],
+                              &v(r, 0), K);
+      else
+        v.row(r).setZero();
     }
-    if (!(std::abs(total - 1.0) <= kPosteriorSlack)) return false;  // also catches NaN and ∞
-    for (Index k = 0; k < K; ++k) a[k] /= total;
+    if (xi) {
+      const Index pairs = t1 == T ? n - 1 : n;  // steps t of the block with a successor t + 1
+      if (pairs > 0) flow.noalias() += alpha.middleRows(t0, pairs).transpose() * v.middleRows(1, pairs);
+    }
+    for (Index t = t0; t < t1; ++t) {
+      Eigen::Map<Vector> a(&alpha(t, 0), K);
+      const double total = vmath::masked_product_sum(a.data(), &beta(t - t0, 0), K);  // γ_t ∝ α̂_t ⊙ β̂_t
+      if (!(std::abs(total - 1.0) <= kPosteriorSlack)) return false;  // also catches NaN and ∞
+      a *= 1.0 / total;
+    }
+    if (b > 0) v.row(kStepBlock) = v.row(0);  // v_{t0} is the successor term of the earlier block
   }
   if (xi) xi->array() += flow.array() * transmat.array();
   return true;

@@ -12,6 +12,7 @@
 
 #include "../parallel.hpp"
 #include "../types.hpp"
+#include "../vector_math.hpp"
 
 namespace emkit {
 
@@ -90,18 +91,28 @@ class Mixture {
         [&](Stats& acc, Index begin, Index end) {
           const Index nb = end - begin;
           RowMatrix resp(nb, K);
+          Vector shift(nb), log_sum(nb);
           emission_.log_prob(data.emission, ws, begin, end, resp);
-          // Log-sum-exp per row with the exponentials of the whole block in one vectorised pass.
-          resp.rowwise() += log_weights.transpose();
-          const Vector row_max = resp.rowwise().maxCoeff();
-          resp.colwise() -= row_max;
-          resp = resp.array().exp().matrix();
+          // Per row: log p(x_i, k) shifted by its maximum; then one vectorised exp over the block,
+          // the row sums s_i, log p(x_i) = shift_i + log s_i, responsibilities e / s_i.
+          for (Index i = 0; i < nb; ++i) {
+            auto row = resp.row(i);
+            row += log_weights.transpose();
+            shift[i] = row.maxCoeff();
+            row.array() -= shift[i];
+          }
+          vmath::exp_in_place(resp.data(), nb * K);
+          for (Index i = 0; i < nb; ++i) {
+            const double s = resp.row(i).sum();
+            // A row with a non-finite maximum (every state impossible) gets log p = that maximum and
+            // NaN responsibilities, as log-sum-exp would: the driver reports the objective.
+            log_sum[i] = std::isfinite(shift[i]) ? s : 1.0;
+          }
+          vmath::log_of_array(log_sum.data(), log_sum.data(), nb);
           for (Index i = 0; i < nb; ++i) {
             const double w = data.weight(begin + i);
-            const double sum = resp.row(i).sum();
-            // A row impossible under every state (max -inf) has log p = -inf.
-            const double log_norm = std::isfinite(row_max[i]) ? row_max[i] + std::log(sum) : row_max[i];
-            resp.row(i) *= w / sum;
+            const double log_norm = std::isfinite(shift[i]) ? shift[i] + log_sum[i] : shift[i];
+            resp.row(i) *= w / resp.row(i).sum();
             if (w != 0.0) acc.loglik += w * log_norm;
             acc.total_weight += w;
           }
