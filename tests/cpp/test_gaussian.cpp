@@ -20,7 +20,7 @@ const CovarianceType kAllTypes[] = {CovarianceType::Full, CovarianceType::Tied, 
 // log p(x_i | state k) for every row, block by block as the E-step calls it.
 RowMatrix log_prob(const Gaussian& g, const RowMatrix& X, bool cache_conditionals = true) {
   const GaussianData data(X.data(), X.rows(), X.cols());
-  const Gaussian::Workspace ws = cache_conditionals ? g.prepare(data, 1) : Gaussian::Workspace{};
+  const Gaussian::Workspace ws = g.prepare(data, 1, cache_conditionals);
   RowMatrix out(X.rows(), g.n_states());
   for (Index b = 0; b < X.rows(); b += kBlockRows) {
     const Index e = std::min(X.rows(), b + kBlockRows);

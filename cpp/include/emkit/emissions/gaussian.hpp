@@ -210,7 +210,9 @@ class Gaussian {
     RowVectorXd offsets;  // 1 × (K·d): [b_0 … b_{K-1}]
   };
 
-  Workspace prepare(const Data& data, int n_threads) const {
+  // cache_conditionals = false computes the conditionals of incomplete rows per row instead (the
+  // same arithmetic; for testing the cache).
+  Workspace prepare(const Data& data, int n_threads, bool cache_conditionals = true) const {
     Workspace ws;
     if (uses_full_scatter()) {
       const Index K = n_states(), d = n_features(), F = n_factors();
@@ -228,7 +230,7 @@ class Gaussian {
             (means_.row(k) - ws.centre) * ws.factors.middleCols(f * d, d).triangularView<Eigen::Upper>();
       }
     }
-    if (!uses_conditionals() || data.n_patterns() == 0) return ws;
+    if (!cache_conditionals || !uses_conditionals() || data.n_patterns() == 0) return ws;
     const Index d = n_features(), P = data.n_patterns(), F = n_factors();
     // Cache the conditionals when they fit in a modest budget; otherwise compute them per row
     // (the same arithmetic, so results do not depend on the choice).
