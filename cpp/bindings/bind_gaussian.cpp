@@ -25,11 +25,11 @@ Model make_model(const DoubleArray& weights, const DoubleArray& means, const Dou
 }
 
 // The dataset view: X must stay alive (it is held by the caller's py::array) while data is used.
-Model::Data make_data(const Model& model, const DoubleArray& X, Vector sample_weight) {
+Model::Data make_data(const Model& model, const RealArray& X, Vector sample_weight) {
   if (X.shape(1) != model.emission().n_features())
     throw InvalidArgument("X: expected " + std::to_string(model.emission().n_features()) +
                           " features, got " + std::to_string(X.shape(1)));
-  return Model::Data{GaussianData(X.data(), X.shape(0), X.shape(1)), std::move(sample_weight)};
+  return Model::Data{gaussian_data(X, /*allow_unobserved_rows=*/false), std::move(sample_weight)};
 }
 
 py::tuple stats_state(const Stats& s) {
@@ -118,7 +118,7 @@ void bind_gaussian(py::module_& m) {
             return py::make_tuple(to_numpy(X, {n, d}), labels);
           },
           py::arg("n"), py::arg("seed"));
-  def_mixture_methods<Model, DoubleArray>(model, &make_data, [](const Model& self, const Stats& stats) {
+  def_mixture_methods<Model, RealArray>(model, &make_data, [](const Model& self, const Stats& stats) {
     const auto& g = self.emission();
     if (stats.emission.shift.cols() != g.n_features())
       throw InvalidArgument("stats: shapes do not match the model");

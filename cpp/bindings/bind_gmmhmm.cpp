@@ -46,13 +46,13 @@ Model make_model(const DoubleArray& startprob, const DoubleArray& transmat, cons
 }
 
 // Rows with nothing observed are accepted (the chain advances through them).
-Model::Data make_data(const Model& model, const DoubleArray& X, const LengthArray& lengths,
+Model::Data make_data(const Model& model, const RealArray& X, const LengthArray& lengths,
                       const DoubleArray& sample_weight) {
   check_ndim(X, 2, "X");
   if (X.shape(1) != model.emission().n_features())
     throw InvalidArgument("X: expected " + std::to_string(model.emission().n_features()) + " features, got " +
                           std::to_string(X.shape(1)));
-  return Model::Data(GaussianData(X.data(), X.shape(0), X.shape(1), /*allow_unobserved_rows=*/true),
+  return Model::Data(gaussian_data(X, /*allow_unobserved_rows=*/true),
                      offsets_of(lengths, X.shape(0)), weights_of(sample_weight));
 }
 
@@ -83,7 +83,7 @@ void bind_gmmhmm(py::module_& m) {
       .def_property_readonly("weights_prior",
                              [](const Model& self) { return matrix_to_numpy(self.emission().weight_concentration()); });
   def_sample_rows(cls);
-  def_hmm_methods<Model, DoubleArray>(m, cls, "GMMHMMStats", &make_data);
+  def_hmm_methods<Model, RealArray>(m, cls, "GMMHMMStats", &make_data);
 }
 
 }  // namespace emkit::bindings

@@ -32,13 +32,13 @@ Model make_model(const DoubleArray& startprob, const DoubleArray& transmat, cons
 
 // The dataset view: X must stay alive (it is held by the caller's py::array) while data is used.
 // Rows with nothing observed are accepted (the chain advances through them).
-Model::Data make_data(const Model& model, const DoubleArray& X, const LengthArray& lengths,
+Model::Data make_data(const Model& model, const RealArray& X, const LengthArray& lengths,
                       const DoubleArray& sample_weight) {
   check_ndim(X, 2, "X");
   if (X.shape(1) != model.emission().n_features())
     throw InvalidArgument("X: expected " + std::to_string(model.emission().n_features()) + " features, got " +
                           std::to_string(X.shape(1)));
-  return Model::Data(GaussianData(X.data(), X.shape(0), X.shape(1), /*allow_unobserved_rows=*/true),
+  return Model::Data(gaussian_data(X, /*allow_unobserved_rows=*/true),
                      offsets_of(lengths, X.shape(0)), weights_of(sample_weight));
 }
 
@@ -61,7 +61,7 @@ void bind_hmm(py::module_& m) {
       .def_property_readonly("covariance_type",
                              [](const Model& self) { return covariance_type_name(self.emission().covariance_type()); });
   def_sample_rows(cls);
-  def_hmm_methods<Model, DoubleArray>(m, cls, "GaussianHMMStats", &make_data)
+  def_hmm_methods<Model, RealArray>(m, cls, "GaussianHMMStats", &make_data)
       .def_property_readonly("shift", [](const Stats& s) { return matrix_to_numpy(s.emission.shift); },
                              "The means the Gaussian statistics are centred on.")
       .def_property_readonly("sum", [](const Stats& s) { return matrix_to_numpy(s.emission.sum); })

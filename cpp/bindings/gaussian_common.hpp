@@ -10,6 +10,13 @@
 
 namespace emkit::bindings {
 
+// The Gaussian family's view of X (float32 rows stay float32). X must stay alive while it is used.
+inline GaussianData gaussian_data(const RealArray& X, bool allow_unobserved_rows) {
+  check_ndim(X, 2, "X");
+  if (X.single) return GaussianData(X.floats(), X.shape(0), X.shape(1), allow_unobserved_rows);
+  return GaussianData(X.doubles(), X.shape(0), X.shape(1), allow_unobserved_rows);
+}
+
 inline Index covariance_columns(CovarianceType type, Index d) {
   return (type == CovarianceType::Full || type == CovarianceType::Tied) ? d * d
          : type == CovarianceType::Diag                                  ? d

@@ -269,7 +269,8 @@ py::class_<typename Model::Stats> def_hmm_methods(py::module_& m, py::class_<Mod
           "fit",
           [make_data](Model& self, const XArray& X, const LengthArray& lengths, const DoubleArray& sample_weight,
                       int max_iter, double tol, int n_threads, std::function<bool(py::dict)> callback) {
-            const FitOptions options = fit_options(max_iter, tol, n_threads, callback);
+            FitOptions options = fit_options(max_iter, tol, n_threads, callback);
+            options.round_off = round_off_of(X);
             FitResult result;
             {
               py::gil_scoped_release release;

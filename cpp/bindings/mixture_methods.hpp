@@ -64,7 +64,8 @@ void def_mixture_methods(py::class_<Model>& cls, MakeData make_data, CheckStats 
           [make_data, weights_of](Model& self, const XArray& X, const DoubleArray& sample_weight, int max_iter,
                                   double tol, int n_threads, std::function<bool(py::dict)> callback) {
             check_ndim(X, 2, "X");
-            const FitOptions options = fit_options(max_iter, tol, n_threads, callback);
+            FitOptions options = fit_options(max_iter, tol, n_threads, callback);
+            options.round_off = round_off_of(X);
             Vector w = weights_of(X, sample_weight);
             FitResult result;
             {

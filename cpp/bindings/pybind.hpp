@@ -17,6 +17,21 @@ namespace emkit::bindings {
 // A C-contiguous float64 view of a numpy array: no copy when the input already is one.
 using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
+// A C-contiguous float64 or float32 view of a numpy array: float32 input stays float32 (the
+// Gaussian family computes in float32 then); every other real input converts to float64 as with
+// DoubleArray. No copy when the input already is such an array.
+struct RealArray : py::array {
+  RealArray() = default;
+  RealArray(py::array a, bool single_precision) : py::array(std::move(a)), single(single_precision) {}
+  bool single = false;  // float32
+  const double* doubles() const { return static_cast<const double*>(data()); }
+  const float* floats() const { return static_cast<const float*>(data()); }
+};
+
+// The objective's relative round-off when fitting to X (FitOptions::round_off).
+inline double round_off_of(const py::array&) { return FitOptions().round_off; }
+inline double round_off_of(const RealArray& X) { return X.single ? kFloat32RoundOff : FitOptions().round_off; }
+
 inline void check_ndim(const py::array& a, int ndim, const std::string& name) {
   if (a.ndim() != ndim)
     throw InvalidArgument(name + ": expected a " + std::to_string(ndim) + "-D array, got " +
@@ -57,3 +72,31 @@ void bind_hmm_discrete(py::module_& m);
 void bind_gmmhmm(py::module_& m);
 
 }  // namespace emkit::bindings
+
+namespace pybind11::detail {
+template <>
+struct type_caster<emkit::bindings::RealArray> {
+  PYBIND11_TYPE_CASTER(emkit::bindings::RealArray, const_name("numpy.ndarray[numpy.float64 | numpy.float32]"));
+
+  bool load(handle src, bool convert) {
+    using emkit::bindings::DoubleArray;
+    using emkit::bindings::RealArray;
+    if (isinstance<array_t<float>>(src)) {
+      if (!convert && !array_t<float, array::c_style>::check_(src)) return false;
+      auto a = array_t<float, array::c_style | array::forcecast>::ensure(src);
+      if (!a) return false;
+      value = RealArray(std::move(a), true);
+      return true;
+    }
+    if (!convert && !DoubleArray::check_(src)) return false;
+    auto a = DoubleArray::ensure(src);
+    if (!a) return false;
+    value = RealArray(std::move(a), false);
+    return true;
+  }
+
+  static handle cast(const emkit::bindings::RealArray& src, return_value_policy, handle) {
+    return src.inc_ref();
+  }
+};
+}  // namespace pybind11::detail

@@ -55,10 +55,13 @@ def check_data(
     allow_nan: bool = True,
     n_features: Optional[int] = None,
     allow_unobserved_rows: bool = False,
+    keep_float32: bool = False,
 ):
     """A 2-D float64 C-contiguous array (no copy when X already is one) and its column names.
 
-    Integer, unsigned and float32 inputs are converted to float64. NaN marks a missing entry;
+    Integer, unsigned and float32 inputs are converted to float64, except float32 with
+    ``keep_float32`` (an array, or a DataFrame whose columns are all float32), which stays
+    float32 for the kernels that compute in single precision. NaN marks a missing entry;
     +-inf, strings/objects, complex numbers and rows with nothing observed are errors (the
     latter are accepted with ``allow_unobserved_rows``: an HMM time step with nothing observed).
     """
@@ -68,7 +71,10 @@ def check_data(
         bad = [str(c) for c, t in zip(X.columns, X.dtypes) if not _numeric_dtype(t)]
         if bad:
             raise TypeError(f"{name}: expected numeric columns; columns {bad} are not numeric")
-        X = X.to_numpy(dtype=np.float64, na_value=np.nan)
+        single = keep_float32 and all(
+            getattr(t, "kind", None) == "f" and t.itemsize == 4 for t in X.dtypes
+        )
+        X = X.to_numpy(dtype=np.float32 if single else np.float64, na_value=np.nan)
     elif not isinstance(X, np.ndarray):
         try:
             X = np.asarray(X)
@@ -83,7 +89,8 @@ def check_data(
         raise ValueError(f"{name}: expected at least one row and one column, got shape {X.shape}")
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"{name}: expected {n_features} features (as in fit), got {X.shape[1]}")
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    single = keep_float32 and X.dtype == np.float32
+    X = np.ascontiguousarray(X, dtype=np.float32 if single else np.float64)
     if np.isinf(X).any():
         row = int(np.nonzero(np.isinf(X).any(axis=1))[0][0])
         raise ValueError(f"{name}: expected finite values or NaN for missing; row {row} has +-inf")

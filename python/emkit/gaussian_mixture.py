@@ -76,6 +76,12 @@ class GaussianMixture(BaseEstimator):
     sample weights, missing values (NaN entries are integrated out exactly), restarts that report
     whether the best optimum replicated, and MAP estimation with a conjugate prior.
 
+    float32 input (an array, or a DataFrame of float32 columns) is not converted: the E-step and
+    the per-block sums of the M-step statistics run in float32, and the statistics are added up
+    and the parameters estimated in float64 (``fit_dtype_`` says which precision the fit used).
+    That is about twice as fast with full covariances, at a precision limited by float32 input
+    anyway. Every other input is converted to float64.
+
     Parameters
     ----------
     n_components : int
@@ -279,6 +285,8 @@ class GaussianMixture(BaseEstimator):
         if p["weights_init"] is not None and p["means_init"] is not None and p["covariances_init"] is not None:
             return p["weights_init"], p["means_init"], p["covariances_init"]
         weights = w if w.size else np.ones(n)
+        # The starting values are computed in float64 whatever the precision of X.
+        X = np.asarray(X, dtype=np.float64)
         # Seeding sees column-mean-imputed rows when values are missing.
         missing = np.isnan(X)
         if missing.any():
@@ -323,7 +331,7 @@ class GaussianMixture(BaseEstimator):
         return self.predict(X)
 
     def _fit(self, X: Any, sample_weight: Any) -> np.ndarray:
-        X, names = check_data(X)
+        X, names = check_data(X, keep_float32=True)
         p = self._check_params(X.shape[1])
         w = check_sample_weight(sample_weight, X.shape[0])
         K = p["n_components"]
@@ -372,6 +380,7 @@ class GaussianMixture(BaseEstimator):
         self.lower_bound_ = float(record["history"][-1]) / (w.sum() if w.size else X.shape[0])
         self.restarts_ = report
         self.n_features_in_ = X.shape[1]
+        self.fit_dtype_ = X.dtype
         if names is not None:
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
@@ -430,7 +439,7 @@ class GaussianMixture(BaseEstimator):
         """Expected sufficient statistics of the rows X at the current parameters
         (a ``GaussianMixtureStats``: statistics of chunks add up with ``+``)."""
         model = self._core_model()
-        X, _ = check_data(X, n_features=self.n_features_in_)
+        X, _ = check_data(X, n_features=self.n_features_in_, keep_float32=True)
         w = check_sample_weight(sample_weight, X.shape[0])
         return model.e_step(X, w, self._n_threads)
 
@@ -451,7 +460,7 @@ class GaussianMixture(BaseEstimator):
     # ------------------------------------------------------------------ inference
     def _posterior(self, X: Any) -> Tuple[np.ndarray, np.ndarray]:
         model = self._core_model()
-        X, _ = check_data(X, n_features=self.n_features_in_)
+        X, _ = check_data(X, n_features=self.n_features_in_, keep_float32=True)
         return model.posterior(X, self._n_threads)
 
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -118,11 +118,8 @@ def test_get_set_params_roundtrip():
     assert "covariance_type='diag'" in repr(gm)
 
 
-def test_float32_and_strided_input_give_the_same_fit(data):
+def test_strided_and_fortran_input_give_the_same_fit(data):
     X = data[0]
-    ref = emkit.GaussianMixture(3, random_state=0).fit(X.astype(np.float32).astype(np.float64))
-    gm32 = emkit.GaussianMixture(3, random_state=0).fit(X.astype(np.float32))
-    np.testing.assert_array_equal(gm32.means_, ref.means_)
     wide = np.zeros((X.shape[0], 6))
     wide[:, ::2] = X
     strided = emkit.GaussianMixture(3, random_state=0).fit(wide[:, ::2])

@@ -24,6 +24,9 @@ struct FitOptions {
   int max_iter = 100;
   double tol = 1e-3;  // on the change of the objective per unit of sample weight; 0 = run max_iter
   int n_threads = 0;  // 0 = OpenMP's default
+  // The objective's relative round-off: a decrease beyond round_off·(|objective| + total weight)
+  // is reported. 1e-10 for float64 kernels; the float32 ones need more (kFloat32RoundOff).
+  double round_off = 1e-10;
   // Called after every E-step; returning false stops the fit early.
   std::function<bool(const IterationInfo&)> callback;
 };
@@ -39,10 +42,13 @@ struct FitResult {
   bool stopped_by_callback = false;
 };
 
-// A decrease larger than this (relative to the objective's magnitude and the total weight) is
-// beyond round-off.
-inline bool is_decrease(double previous, double current, double total_weight) {
-  const double slack = 1e-10 * (std::abs(previous) + total_weight);
+// Round-off of an objective computed with float32 kernels: about 16 float32 epsilons.
+constexpr double kFloat32RoundOff = 2e-6;
+
+// A decrease larger than round_off (relative to the objective's magnitude and the total weight)
+// is beyond round-off.
+inline bool is_decrease(double previous, double current, double total_weight, double round_off = 1e-10) {
+  const double slack = round_off * (std::abs(previous) + total_weight);
   return current < previous - slack;
 }
 
@@ -65,7 +71,7 @@ FitResult fit_em(Model& model, const typename Model::Data& data, const FitOption
     result.history.push_back(objective);
     result.loglik.push_back(stats.loglik);
     const double change = iter == 0 ? kNegInf : (objective - previous) / stats.total_weight;
-    if (iter > 0 && is_decrease(previous, objective, stats.total_weight)) result.decreases.push_back(iter);
+    if (iter > 0 && is_decrease(previous, objective, stats.total_weight, options.round_off)) result.decreases.push_back(iter);
     if (iter > 0) {
       const auto now = clock::now();
       result.seconds.push_back(std::chrono::duration<double>(now - started).count());

@@ -10,7 +10,10 @@
 namespace emkit {
 
 using Index = Eigen::Index;
-using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using RowMatrixT = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using RowMatrix = RowMatrixT<double>;
+using RowMatrixF = RowMatrixT<float>;  // float32 data (the Gaussian family's single-precision path)
 using Matrix = Eigen::MatrixXd;  // column-major, for small d×d factors
 using Vector = Eigen::VectorXd;
 using RowVectorXd = Eigen::Matrix<double, 1, Eigen::Dynamic>;

@@ -15,6 +15,11 @@
 // E-step: full/tied as one matrix product per block of rows and group of states with the
 // Cholesky factors of the precisions (see Workspace); diagonal/spherical as loops over the
 // block transposed, vectorised over rows.
+//
+// float32 rows (GaussianData::Xf) are never converted: the E-step's products and quadratic forms
+// and each block's (≤ kBlockRows rows) sums for the statistics are computed in float32; the
+// normalising constants, the log-likelihood and the statistics across blocks are float64, as are
+// the parameters and the M-step. Rows with missing entries are handled in float64.
 #pragma once
 
 #include <Eigen/Cholesky>
@@ -25,6 +30,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../parallel.hpp"
@@ -53,19 +59,62 @@ inline const char* covariance_type_name(CovarianceType type) {
 }
 
 // The rows of a dataset as the Gaussian family sees them: the matrix (NaN = missing) and its
-// missingness patterns, found once per dataset rather than once per iteration.
+// missingness patterns, found once per dataset rather than once per iteration. The rows stay in
+// the precision they were given: float64 in X, or float32 in Xf (the other map has no rows); with
+// float32 rows the kernels compute in float32 and accumulate the statistics in float64 (Gaussian).
 // allow_unobserved_rows: accept rows with every entry missing (an HMM time step with nothing
 // observed still advances the chain); they get log-probability 0 and add nothing to the
 // statistics. Off by default: such a row carries no information for a mixture.
 struct GaussianData {
   Eigen::Map<const RowMatrix> X;
+  Eigen::Map<const RowMatrixF> Xf;
   std::vector<int> pattern_of_row;               // -1 for a complete row
   std::vector<std::vector<Index>> observed;      // per pattern
   std::vector<std::vector<Index>> missing;       // per pattern
   std::vector<char> block_complete;              // per kBlockRows block: no missing entry
 
   GaussianData(const double* data, Index n_rows, Index n_features, bool allow_unobserved_rows = false)
-      : X(data, n_rows, n_features), pattern_of_row(static_cast<size_t>(n_rows), -1) {
+      : X(data, n_rows, n_features), Xf(nullptr, 0, n_features), single_(false) {
+    find_patterns(X, allow_unobserved_rows);
+  }
+  GaussianData(const float* data, Index n_rows, Index n_features, bool allow_unobserved_rows = false)
+      : X(nullptr, 0, n_features), Xf(data, n_rows, n_features), single_(true) {
+    find_patterns(Xf, allow_unobserved_rows);
+  }
+  // True when the rows are float32.
+  bool single_precision() const { return single_; }
+  Index n_rows() const { return single_ ? Xf.rows() : X.rows(); }
+  Index n_features() const { return X.cols(); }
+  // Entry (i, j) as a double, whatever the precision of the rows.
+  double value(Index i, Index j) const { return single_ ? static_cast<double>(Xf(i, j)) : X(i, j); }
+  // The rows [begin, begin + n) in their own precision T (float when single_precision()).
+  template <class T>
+  auto rows(Index begin, Index n) const {
+    if constexpr (std::is_same_v<T, float>)
+      return Xf.middleRows(begin, n);
+    else
+      return X.middleRows(begin, n);
+  }
+  Index n_patterns() const { return static_cast<Index>(observed.size()); }
+  // False for a row with nothing observed (only with allow_unobserved_rows).
+  bool has_observation(Index i) const {
+    const int p = pattern_of_row[static_cast<size_t>(i)];
+    return p < 0 || !observed[static_cast<size_t>(p)].empty();
+  }
+  // True when no row in [begin, end) has a missing entry (any range, aligned or not).
+  bool range_complete(Index begin, Index end) const {
+    for (Index b = begin / kBlockRows; b <= (end - 1) / kBlockRows; ++b)
+      if (!block_complete[static_cast<size_t>(b)]) return false;
+    return true;
+  }
+
+ private:
+  bool single_;
+
+  template <class Rows>
+  void find_patterns(const Rows& rows, bool allow_unobserved_rows) {
+    const Index n_rows = rows.rows(), n_features = rows.cols();
+    pattern_of_row.assign(static_cast<size_t>(n_rows), -1);
     std::map<std::vector<bool>, int> ids;
     std::vector<bool> mask(static_cast<size_t>(n_features));
     const Index n_blocks = (n_rows + kBlockRows - 1) / kBlockRows;
@@ -73,7 +122,7 @@ struct GaussianData {
     for (Index i = 0; i < n_rows; ++i) {
       bool any = false;
       for (Index j = 0; j < n_features; ++j) {
-        mask[j] = std::isnan(X(i, j));
+        mask[j] = std::isnan(rows(i, j));
         any = any || mask[j];
       }
       if (!any) continue;
@@ -88,19 +137,6 @@ struct GaussianData {
       pattern_of_row[i] = it->second;
       block_complete[i / kBlockRows] = 0;
     }
-  }
-  Index n_rows() const { return X.rows(); }
-  Index n_patterns() const { return static_cast<Index>(observed.size()); }
-  // False for a row with nothing observed (only with allow_unobserved_rows).
-  bool has_observation(Index i) const {
-    const int p = pattern_of_row[static_cast<size_t>(i)];
-    return p < 0 || !observed[static_cast<size_t>(p)].empty();
-  }
-  // True when no row in [begin, end) has a missing entry (any range, aligned or not).
-  bool range_complete(Index begin, Index end) const {
-    for (Index b = begin / kBlockRows; b <= (end - 1) / kBlockRows; ++b)
-      if (!block_complete[static_cast<size_t>(b)]) return false;
-    return true;
   }
 };
 
@@ -197,41 +233,65 @@ class Gaussian {
     Matrix regression;   // Sigma_mo Sigma_oo^{-1}, |m|×|o|
     Matrix cond_cov;     // Sigma_mm - Sigma_mo Sigma_oo^{-1} Sigma_om
   };
+  // Rows without missing entries are centred on c, the mean of the means (so that no accuracy
+  // is lost when the data sit far from the origin; c is rounded to float32, so that float32 rows
+  // are centred on exactly the same point). Full/tied: log N_k(x) = norm_k - ½‖(x - c) U_f - b_k‖²,
+  // with U_f = L_f^{-T} (the Cholesky factor of the precision; triangular solves against the
+  // identity, never an inverse of Σ) and b_k = (μ_k - c) U_f: the products (x - c) U_f for a
+  // block of rows and a group of states are one matrix product (GEMM). Diagonal/spherical:
+  // log N_k(x) = norm_k - ½ Σ_j ((x - c)_j - b_kj)² / σ²_kj with b_k = μ_k - c. These are the
+  // operands in the precision of the rows (computed in double, then rounded for float32 rows).
+  template <class T>
+  struct ProductOperands {
+    Eigen::Matrix<T, 1, Eigen::Dynamic> centre;
+    Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> factors;  // full/tied: d × (F·d), [U_0 … U_{F-1}]
+    Eigen::Matrix<T, 1, Eigen::Dynamic> offsets;               // 1 × (K·d): [b_0 … b_{K-1}]
+  };
   struct Workspace {
     std::vector<Conditional> conditionals;  // [pattern * n_factor + factor], if cached
     bool cached = false;
-    // Full/tied, rows without missing entries: log N_k(x) = norm_k - ½‖(x - c) U_f - b_k‖², with
-    // U_f = L_f^{-T} (the Cholesky factor of the precision; triangular solves against the
-    // identity, never an inverse of Σ), c the mean of the means (so that the product loses no
-    // accuracy when the data sit far from the origin) and b_k = (μ_k - c) U_f. The products
-    // (x - c) U_f for a block of rows and a group of states are one matrix product (GEMM).
-    RowVectorXd centre;
-    Matrix factors;       // d × (F·d), column-major: [U_0 … U_{F-1}]
-    RowVectorXd offsets;  // 1 × (K·d): [b_0 … b_{K-1}]
+    ProductOperands<double> f64;  // float64 rows
+    ProductOperands<float> f32;   // float32 rows
+    template <class T>
+    const ProductOperands<T>& operands() const {
+      if constexpr (std::is_same_v<T, float>)
+        return f32;
+      else
+        return f64;
+    }
   };
 
   // cache_conditionals = false computes the conditionals of incomplete rows per row instead (the
   // same arithmetic; for testing the cache).
   Workspace prepare(const Data& data, int n_threads, bool cache_conditionals = true) const {
     Workspace ws;
+    const Index K = n_states(), d = n_features();
+    ProductOperands<double>& op = ws.f64;
+    op.centre = centre();
+    op.offsets.resize(K * d);
     if (uses_full_scatter()) {
-      const Index K = n_states(), d = n_features(), F = n_factors();
-      ws.centre = means_.colwise().mean();
-      ws.factors.resize(d, F * d);
+      const Index F = n_factors();
+      op.factors.resize(d, F * d);
       for (Index f = 0; f < F; ++f) {
         // L U^T = I  ⇔  U = L^{-T}: upper triangular.
-        ws.factors.middleCols(f * d, d) =
+        op.factors.middleCols(f * d, d) =
             chol_[f].triangularView<Eigen::Lower>().solve(Matrix::Identity(d, d)).transpose();
       }
-      ws.offsets.resize(K * d);
       for (Index k = 0; k < K; ++k) {
         const Index f = type_ == CovarianceType::Tied ? 0 : k;
-        ws.offsets.segment(k * d, d).noalias() =
-            (means_.row(k) - ws.centre) * ws.factors.middleCols(f * d, d).triangularView<Eigen::Upper>();
+        op.offsets.segment(k * d, d).noalias() =
+            (means_.row(k) - op.centre) * op.factors.middleCols(f * d, d).triangularView<Eigen::Upper>();
       }
+    } else {
+      for (Index k = 0; k < K; ++k) op.offsets.segment(k * d, d) = means_.row(k) - op.centre;
+    }
+    if (data.single_precision()) {
+      ws.f32.centre = op.centre.cast<float>();
+      ws.f32.factors = op.factors.cast<float>();
+      ws.f32.offsets = op.offsets.cast<float>();
     }
     if (!cache_conditionals || !uses_conditionals() || data.n_patterns() == 0) return ws;
-    const Index d = n_features(), P = data.n_patterns(), F = n_factors();
+    const Index P = data.n_patterns(), F = n_factors();
     // Cache the conditionals when they fit in a modest budget; otherwise compute them per row
     // (the same arithmetic, so results do not depend on the choice).
     const double bytes = 8.0 * static_cast<double>(P * F) * static_cast<double>(2 * d * d);
@@ -246,47 +306,17 @@ class Gaussian {
   }
 
   // ---- E-step kernels --------------------------------------------------------------------
-  // log p(x_i | z = k) for the rows [begin, end): out is (end-begin)×K.
+  // log p(x_i | z = k) for the rows [begin, end): out is (end-begin)×K. float32 rows: the
+  // quadratic forms are computed in float32, the normalising constants added in float64.
   void log_prob(const Data& data, const Workspace& ws, Index begin, Index end,
                 Eigen::Ref<RowMatrix> out) const {
-    const Index K = n_states(), d = n_features(), nb = end - begin;
-    const auto Xb = data.X.middleRows(begin, nb);
-    const bool complete = data.range_complete(begin, end);
-    // Rows with missing entries get NaN here and are redone one by one below.
-    if (uses_full_scatter()) {
-      const Index F = n_factors();
-      const Matrix xc = Xb.rowwise() - ws.centre;
-      // States per product: about kProductColumns columns keeps the product's output in cache.
-      const Index group = std::max<Index>(1, kProductColumns / d);
-      Matrix y;  // column-major: each column of the product is contiguous over the rows
-      Eigen::Array<double, Eigen::Dynamic, 1> acc(nb);
-      for (Index f0 = 0; f0 < F; f0 += group) {
-        const Index g = std::min(group, F - f0);
-        y.noalias() = xc * ws.factors.middleCols(f0 * d, g * d);
-        // Tied: the one product serves every state.
-        const Index k0 = type_ == CovarianceType::Tied ? 0 : f0;
-        const Index k1 = type_ == CovarianceType::Tied ? K : f0 + g;
-        for (Index k = k0; k < k1; ++k) {
-          const Index col = type_ == CovarianceType::Tied ? 0 : (k - f0) * d;
-          acc.setConstant(-0.5 * (static_cast<double>(d) * kLog2Pi + log_det_[k]));
-          for (Index j = 0; j < d; ++j) acc -= 0.5 * (y.col(col + j).array() - ws.offsets[k * d + j]).square();
-          out.col(k) = acc.matrix();
-        }
-      }
-    } else {
-      // Vectorised over rows: the block transposed (features × rows), one pass per state and
-      // feature accumulating -½ (x - μ)² / σ².
-      const RowMatrix xt = Xb.transpose();
-      Eigen::Array<double, 1, Eigen::Dynamic> acc(nb);
-      for (Index k = 0; k < K; ++k) {
-        const auto var = variance_row(k);
-        acc.setConstant(-0.5 * (static_cast<double>(d) * kLog2Pi + log_det_[k]));
-        for (Index j = 0; j < d; ++j)
-          acc += (-0.5 / var[j]) * (xt.row(j).array() - means_(k, j)).square();
-        out.col(k) = acc.transpose().matrix();
-      }
-    }
-    if (complete) return;
+    const Index K = n_states(), nb = end - begin;
+    // Rows with missing entries get meaningless values here and are redone one by one below.
+    if (data.single_precision())
+      log_prob_rows<float>(data.rows<float>(begin, nb), ws.f32, out);
+    else
+      log_prob_rows<double>(data.rows<double>(begin, nb), ws.f64, out);
+    if (data.range_complete(begin, end)) return;
     for (Index i = begin; i < end; ++i) {
       const int p = data.pattern_of_row[i];
       if (p < 0) continue;
@@ -297,7 +327,7 @@ class Gaussian {
   // What the statistics are centred on (K×d), a function of the current means: every state on the
   // mean of the means, so that a block's statistics are one matrix product (see accumulate).
   // Statistics with another shift were computed at other parameters.
-  RowMatrix statistics_shift() const { return means_.colwise().mean().replicate(n_states(), 1); }
+  RowMatrix statistics_shift() const { return centre().replicate(n_states(), 1); }
 
   Stats make_stats() const {
     const Index K = n_states(), d = n_features();
@@ -308,58 +338,21 @@ class Gaussian {
     return s;
   }
 
-  // Adds the rows [begin, end) with (weighted) responsibilities resp ((end-begin)×K).
+  // Adds the rows [begin, end) with (weighted) responsibilities resp ((end-begin)×K), a block of
+  // at most kBlockRows rows at a time. float32 rows: each block's sums are computed in float32
+  // and added to the float64 statistics.
   void accumulate(const Data& data, const Workspace& ws, Index begin, Index end,
                   const Eigen::Ref<const RowMatrix>& resp, Stats& stats) const {
-    const Index K = n_states(), d = n_features(), nb = end - begin;
-    const auto Xb = data.X.middleRows(begin, nb);
-    const bool complete = data.range_complete(begin, end);
-    // Incomplete rows are added one by one below: here their responsibilities are zeroed (and
-    // their values too, so that 0 · NaN never arises).
-    const auto is_incomplete = [&](Index i) { return !complete && data.pattern_of_row[i] >= 0; };
-    if (uses_full_scatter()) {
-      // Full/tied statistics are centred on the common centre c (make_stats): then the scatter
-      // of a group of states, Σ_i (x_i - c)(r_ik (x_i - c))^T side by side for each k, is one
-      // matrix product (x - c)^T [r_k0 ⊙ (x - c) … r_kg ⊙ (x - c)].
-      // Column-major: the products below read whole columns.
-      Matrix xc = Xb.rowwise() - stats.shift.row(0);
-      Matrix r = resp;
-      for (Index i = begin; i < end; ++i)
-        if (is_incomplete(i)) {
-          xc.row(i - begin).setZero();
-          r.row(i - begin).setZero();
-        }
-      stats.sum.noalias() += r.transpose() * xc;
-      // scatter row k holds a symmetric d×d block: viewed column-major, the d × (K·d) matrix
-      // [S_0 … S_{K-1}].
-      Eigen::Map<Matrix> scatter(stats.scatter.data(), d, K * d);
-      const Index group = std::max<Index>(1, kProductColumns / d);
-      Matrix weighted;
-      for (Index k0 = 0; k0 < K; k0 += group) {
-        const Index g = std::min(group, K - k0);
-        weighted.resize(nb, g * d);
-        for (Index k = k0; k < k0 + g; ++k)
-          weighted.middleCols((k - k0) * d, d) = r.col(k).asDiagonal() * xc;
-        scatter.middleCols(k0 * d, g * d).noalias() += xc.transpose() * weighted;
-      }
-    } else {
-      // Centred on the common centre c (make_stats), Σ_i r_ik (x_i - c) and Σ_i r_ik (x_i - c)²
-      // for every state are one matrix product r^T [x - c, (x - c)²].
-      Matrix moments(nb, 2 * d);
-      moments.leftCols(d) = Xb.rowwise() - stats.shift.row(0);
-      Matrix r = resp;
-      for (Index i = begin; i < end; ++i)
-        if (is_incomplete(i)) {
-          moments.row(i - begin).head(d).setZero();
-          r.row(i - begin).setZero();
-        }
-      moments.rightCols(d) = moments.leftCols(d).array().square().matrix();
-      RowMatrix both(K, 2 * d);
-      both.noalias() = r.transpose() * moments;
-      stats.sum += both.leftCols(d);
-      stats.scatter += both.rightCols(d);
+    const Index K = n_states(), d = n_features();
+    for (Index b = begin; b < end; b += kBlockRows) {
+      const Index e = std::min(end, b + kBlockRows);
+      const auto block_resp = resp.middleRows(b - begin, e - b);
+      if (data.single_precision())
+        accumulate_rows<float>(data, data.rows<float>(b, e - b), b, block_resp, stats);
+      else
+        accumulate_rows<double>(data, data.rows<double>(b, e - b), b, block_resp, stats);
     }
-    if (complete) return;
+    if (data.range_complete(begin, end)) return;
     Vector filled(d), z(d);
     for (Index i = begin; i < end; ++i) {
       const int p = data.pattern_of_row[i];
@@ -549,6 +542,107 @@ class Gaussian {
   std::vector<Matrix> chol_;  // full: K, tied: 1 lower factors
   Vector log_det_;            // log|Sigma_k| per state
 
+  // The common centre c of the statistics and of the E-step: the mean of the means, rounded to
+  // float32 (exact for the float32 kernels, and as good a centre for the float64 ones).
+  RowVectorXd centre() const {
+    const RowVectorXd mean = means_.colwise().mean();
+    const RowVectorXd rounded = mean.cast<float>().cast<double>();
+    return rounded.allFinite() ? rounded : mean;  // means beyond float32's range: only float64 rows
+  }
+
+  // dst += a·b, the product evaluated in the operands' precision and added in float64.
+  template <class Dst, class A, class B>
+  static void add_product(Dst&& dst, const A& a, const B& b) {
+    using T = typename A::Scalar;
+    if constexpr (std::is_same_v<T, double>) {
+      dst.noalias() += a * b;
+    } else {
+      const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> product = a * b;
+      dst += product.template cast<double>();
+    }
+  }
+
+  // The E-step of the rows Xb (scalar type T) as if none had a missing entry.
+  template <class T, class Rows>
+  void log_prob_rows(const Rows& Xb, const ProductOperands<T>& op, Eigen::Ref<RowMatrix> out) const {
+    using MatrixT = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+    const Index K = n_states(), d = n_features(), nb = Xb.rows();
+    const double dd = static_cast<double>(d);
+    if (uses_full_scatter()) {
+      const Index F = n_factors();
+      const MatrixT xc = Xb.rowwise() - op.centre;
+      // States per product: about kProductColumns columns keeps the product's output in cache.
+      const Index group = std::max<Index>(1, kProductColumns / d);
+      MatrixT y;  // column-major: each column of the product is contiguous over the rows
+      Eigen::Array<T, Eigen::Dynamic, 1> quad(nb);
+      for (Index f0 = 0; f0 < F; f0 += group) {
+        const Index g = std::min(group, F - f0);
+        y.noalias() = xc * op.factors.middleCols(f0 * d, g * d);
+        // Tied: the one product serves every state.
+        const Index k0 = type_ == CovarianceType::Tied ? 0 : f0;
+        const Index k1 = type_ == CovarianceType::Tied ? K : f0 + g;
+        for (Index k = k0; k < k1; ++k) {
+          const Index col = type_ == CovarianceType::Tied ? 0 : (k - f0) * d;
+          quad.setZero();
+          for (Index j = 0; j < d; ++j) quad += (y.col(col + j).array() - op.offsets[k * d + j]).square();
+          out.col(k) = (-0.5 * (dd * kLog2Pi + log_det_[k]) - 0.5 * quad.template cast<double>()).matrix();
+        }
+      }
+    } else {
+      // Vectorised over rows: the centred block transposed (features × rows), one pass per state
+      // and feature accumulating ((x - c) - b_k)² / σ².
+      const RowMatrixT<T> xt = (Xb.rowwise() - op.centre).transpose();
+      Eigen::Array<T, 1, Eigen::Dynamic> quad(nb);
+      for (Index k = 0; k < K; ++k) {
+        const auto var = variance_row(k);
+        quad.setZero();
+        for (Index j = 0; j < d; ++j)
+          quad += static_cast<T>(1.0 / var[j]) * (xt.row(j).array() - op.offsets[k * d + j]).square();
+        out.col(k) = (-0.5 * (dd * kLog2Pi + log_det_[k]) - 0.5 * quad.template cast<double>()).transpose().matrix();
+      }
+    }
+  }
+
+  // Adds the block of rows Xb (scalar type T; rows [begin, begin + Xb.rows()) of data) with
+  // responsibilities resp, except its incomplete rows (accumulate adds those one by one).
+  template <class T, class Rows>
+  void accumulate_rows(const Data& data, const Rows& Xb, Index begin, const Eigen::Ref<const RowMatrix>& resp,
+                       Stats& stats) const {
+    using MatrixT = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+    const Index K = n_states(), d = n_features(), nb = Xb.rows();
+    // Statistics are centred on the common centre c (make_stats). Column-major: the products
+    // below read whole columns.
+    MatrixT xc = Xb.rowwise() - stats.shift.row(0).template cast<T>();
+    MatrixT r = resp.template cast<T>();
+    if (!data.range_complete(begin, begin + nb)) {
+      // Incomplete rows: responsibilities and values zeroed (so that 0 · NaN never arises).
+      for (Index i = 0; i < nb; ++i)
+        if (data.pattern_of_row[begin + i] >= 0) {
+          xc.row(i).setZero();
+          r.row(i).setZero();
+        }
+    }
+    add_product(stats.sum, r.transpose(), xc);
+    if (uses_full_scatter()) {
+      // The scatter of a group of states, Σ_i (x_i - c)(r_ik (x_i - c))^T side by side for each
+      // k, is one matrix product (x - c)^T [r_k0 ⊙ (x - c) … r_kg ⊙ (x - c)]. scatter row k
+      // holds a symmetric d×d block: viewed column-major, the d × (K·d) matrix [S_0 … S_{K-1}].
+      Eigen::Map<Matrix> scatter(stats.scatter.data(), d, K * d);
+      const Index group = std::max<Index>(1, kProductColumns / d);
+      MatrixT weighted;
+      for (Index k0 = 0; k0 < K; k0 += group) {
+        const Index g = std::min(group, K - k0);
+        weighted.resize(nb, g * d);
+        for (Index k = k0; k < k0 + g; ++k) weighted.middleCols((k - k0) * d, d) = r.col(k).asDiagonal() * xc;
+        add_product(scatter.middleCols(k0 * d, g * d), xc.transpose(), weighted);
+      }
+    } else {
+      // Σ_i r_ik (x_i - c)² for every state: one product r^T (x - c)².
+      const MatrixT squares = xc.array().square().matrix();
+      add_product(stats.scatter, r.transpose(), squares);
+    }
+  }
+
   bool uses_full_scatter() const { return type_ == CovarianceType::Full || type_ == CovarianceType::Tied; }
   bool uses_conditionals() const { return uses_full_scatter(); }
   Index n_factors() const { return type_ == CovarianceType::Tied ? 1 : n_states(); }
@@ -688,7 +782,7 @@ class Gaussian {
       Conditional local;
       const Conditional& c = ws.cached ? ws.conditionals[p * n_factors() + f] : (local = conditional(data, p, f));
       Vector diff(no);
-      for (Index a = 0; a < no; ++a) diff[a] = data.X(i, o[a]) - means_(k, o[a]);
+      for (Index a = 0; a < no; ++a) diff[a] = data.value(i, o[a]) - means_(k, o[a]);
       c.chol_oo.triangularView<Eigen::Lower>().solveInPlace(diff);
       return -0.5 * (static_cast<double>(no) * kLog2Pi + c.log_det_oo + diff.squaredNorm());
     }
@@ -696,7 +790,7 @@ class Gaussian {
     double acc = 0.0;
     for (Index a = 0; a < no; ++a) {
       const Index j = o[a];
-      const double diff = data.X(i, j) - means_(k, j);
+      const double diff = data.value(i, j) - means_(k, j);
       acc += kLog2Pi + std::log(var[j]) + diff * diff / var[j];
     }
     return -0.5 * acc;
@@ -707,13 +801,13 @@ class Gaussian {
     const auto& o = data.observed[p];
     const auto& m = data.missing[p];
     const Index d = n_features(), no = static_cast<Index>(o.size()), nm = static_cast<Index>(m.size());
-    for (Index j = 0; j < d; ++j) filled[j] = data.X(i, j);
+    for (Index j = 0; j < d; ++j) filled[j] = data.value(i, j);
     if (uses_full_scatter()) {
       const Index f = type_ == CovarianceType::Tied ? 0 : k;
       Conditional local;
       const Conditional& c = ws.cached ? ws.conditionals[p * n_factors() + f] : (local = conditional(data, p, f));
       Vector diff(no);
-      for (Index a = 0; a < no; ++a) diff[a] = data.X(i, o[a]) - means_(k, o[a]);
+      for (Index a = 0; a < no; ++a) diff[a] = data.value(i, o[a]) - means_(k, o[a]);
       const Vector cond_mean = c.regression * diff;
       for (Index a = 0; a < nm; ++a) filled[m[a]] = means_(k, m[a]) + cond_mean[a];
       z = filled - stats.shift.row(k).transpose();
