@@ -29,6 +29,23 @@ from .gaussian_mixture import (
 
 #: Parameter groups ``fixed`` may hold fixed while fitting.
 FIXED_GROUPS = ("startprob", "transmat", "means", "covariances")
+#: The constructor parameters of the hidden chain, which every HMM estimator takes.
+CHAIN_PARAMETERS = (
+    "n_components",
+    "tol",
+    "max_iter",
+    "n_init",
+    "startprob_init",
+    "transmat_init",
+    "startprob_prior",
+    "transmat_prior",
+    "fixed",
+    "algorithm",
+    "random_state",
+    "n_threads",
+    "verbose",
+    "verbose_interval",
+)
 DECODER_ALGORITHMS = ("viterbi", "map")
 GAUSSIAN_PRIOR_KEYS = ("mean", "shrinkage", "dof", "scale")
 #: Probability vectors (startprob, rows of transmat) must sum to one within this.
@@ -216,10 +233,84 @@ class BaseHMM(BaseEstimator):
     information criteria. A subclass (one emission family) provides ``_prepare`` (checks X and the
     parameters), ``_initial_parameters``, ``_make_model``, ``_store``, ``_core_model``,
     ``_current_config``, ``_sequences`` (new data in the core's layout), ``_update_from_model``,
-    ``sample``, and the class attributes ``_fitted_attributes`` and ``_stats_type``."""
+    ``sample``, and the class attributes ``_fitted_attributes`` and ``_stats_type``.
+
+    The chain's parameters (``CHAIN_PARAMETERS``) are BaseHMM's: a subclass lists them in its
+    ``__init__`` signature with its emission's, stores them with ``_set_chain_parameters`` and
+    checks them with ``_check_chain_parameters``; it names what ``fixed`` may hold in
+    ``_fixed_groups``."""
 
     _fitted_attributes: Tuple[str, ...] = ("startprob_", "transmat_")
     _stats_type = ""
+    #: The names ``fixed`` may hold.
+    _fixed_groups: Tuple[str, ...] = FIXED_GROUPS
+
+    # ------------------------------------------------------------------ the chain's parameters
+    def _set_chain_parameters(self, init_arguments: Dict[str, Any]) -> None:
+        """Stores the chain's constructor arguments as given (``init_arguments``: the subclass
+        ``__init__``'s ``locals()``). Every ``__init__`` lists all its parameters in its signature,
+        which get_params introspects as scikit-learn does; as there, ``__init__`` only stores and
+        fit checks."""
+        for name in CHAIN_PARAMETERS:
+            setattr(self, name, init_arguments[name])
+
+    def _fixed_spec(self) -> Any:
+        """``fixed`` in the names of ``_fixed_groups`` (PoissonHMM renames one)."""
+        return self.fixed
+
+    def _check_chain_parameters(self, K: int) -> Dict[str, Any]:
+        """The chain's parameters and the fitting settings, checked (K: ``n_components``)."""
+        p: Dict[str, Any] = {
+            "n_components": K,
+            "tol": check_float(self.tol, "tol", 0.0),
+            "max_iter": check_int(self.max_iter, "max_iter", 0),
+            "n_init": check_int(self.n_init, "n_init", 1),
+            "algorithm": check_choice(self.algorithm, "algorithm", DECODER_ALGORITHMS),
+            "n_threads": check_n_threads(self.n_threads),
+            "verbose": check_int(self.verbose, "verbose", 0),
+            "verbose_interval": check_int(self.verbose_interval, "verbose_interval", 1),
+            "fixed": _check_fixed(self._fixed_spec(), self._fixed_groups),
+            "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
+            "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
+        }
+        p["startprob_init"] = (
+            None
+            if self.startprob_init is None
+            else _check_probabilities(self.startprob_init, "startprob_init", (K,))
+        )
+        p["transmat_init"] = (
+            None
+            if self.transmat_init is None
+            else _check_probabilities(self.transmat_init, "transmat_init", (K, K))
+        )
+        return p
+
+    @staticmethod
+    def _chain_config(p: Dict[str, Any]) -> Dict[str, Any]:
+        """What the core model needs of the chain's checked parameters besides its probabilities."""
+        return {
+            name: p[name] for name in ("startprob_prior", "transmat_prior", "fixed", "n_threads")
+        }
+
+    def _chain_config_of_constructor(self, K: int) -> Dict[str, Any]:
+        """``_chain_config`` from the constructor's parameters (for parameters set by hand)."""
+        return {
+            "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
+            "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
+            "fixed": _check_fixed(self._fixed_spec(), self._fixed_groups),
+            "n_threads": check_n_threads(self.n_threads),
+        }
+
+    @staticmethod
+    def _initial_chain(p: Dict[str, Any], rng: np.random.Generator):
+        """(startprob, transmat) of one run's starting point: the user's, else uniform start
+        probabilities and random sticky transitions."""
+        K = p["n_components"]
+        startprob = p["startprob_init"] if p["startprob_init"] is not None else np.full(K, 1.0 / K)
+        transmat = (
+            p["transmat_init"] if p["transmat_init"] is not None else _random_transmat(K, rng)
+        )
+        return startprob, transmat
 
     def fit(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> "BaseHMM":
         """Estimates the parameters by EM (best of ``n_init`` runs). Returns self.
@@ -500,55 +591,20 @@ class GaussianHMM(BaseHMM):
         verbose: int = 0,
         verbose_interval: int = 10,
     ):
-        self.n_components = n_components
+        self._set_chain_parameters(locals())
         self.covariance_type = covariance_type
-        self.tol = tol
         self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.startprob_init = startprob_init
-        self.transmat_init = transmat_init
         self.means_init = means_init
         self.covariances_init = covariances_init
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
         self.prior = prior
-        self.fixed = fixed
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_threads = n_threads
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, n_features: int) -> Dict[str, Any]:
         K = check_int(self.n_components, "n_components", 1)
         cov_type = check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
-        p: Dict[str, Any] = {
-            "n_components": K,
-            "covariance_type": cov_type,
-            "tol": check_float(self.tol, "tol", 0.0),
-            "reg_covar": check_float(self.reg_covar, "reg_covar", 0.0),
-            "max_iter": check_int(self.max_iter, "max_iter", 0),
-            "n_init": check_int(self.n_init, "n_init", 1),
-            "algorithm": check_choice(self.algorithm, "algorithm", DECODER_ALGORITHMS),
-            "n_threads": check_n_threads(self.n_threads),
-            "verbose": check_int(self.verbose, "verbose", 0),
-            "verbose_interval": check_int(self.verbose_interval, "verbose_interval", 1),
-            "fixed": _check_fixed(self.fixed),
-            "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
-            "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
-        }
-        p["startprob_init"] = (
-            None
-            if self.startprob_init is None
-            else _check_probabilities(self.startprob_init, "startprob_init", (K,))
-        )
-        p["transmat_init"] = (
-            None
-            if self.transmat_init is None
-            else _check_probabilities(self.transmat_init, "transmat_init", (K, K))
-        )
+        p = self._check_chain_parameters(K)
+        p["covariance_type"] = cov_type
+        p["reg_covar"] = check_float(self.reg_covar, "reg_covar", 0.0)
         # The Gaussian initial values are checked exactly as GaussianMixture checks them.
         gaussian = GaussianMixture(
             K,
@@ -615,11 +671,7 @@ class GaussianHMM(BaseHMM):
     ):
         """(startprob, transmat, means, covariances) of one run's starting point."""
         K, cov_type = p["n_components"], p["covariance_type"]
-        rng = np.random.default_rng(seed)
-        startprob = p["startprob_init"] if p["startprob_init"] is not None else np.full(K, 1.0 / K)
-        transmat = (
-            p["transmat_init"] if p["transmat_init"] is not None else _random_transmat(K, rng)
-        )
+        startprob, transmat = self._initial_chain(p, np.random.default_rng(seed))
         means, covariances = p["means_init"], p["covariances_init"]
         if means is None or covariances is None:
             observed = ~np.isnan(X).all(axis=1)
@@ -662,10 +714,7 @@ class GaussianHMM(BaseHMM):
         self._config = {
             "covariance_type": p["covariance_type"],
             "reg_covar": p["reg_covar"],
-            "startprob_prior": p["startprob_prior"],
-            "transmat_prior": p["transmat_prior"],
-            "fixed": p["fixed"],
-            "n_threads": p["n_threads"],
+            **self._chain_config(p),
         }
 
     # ------------------------------------------------------------------ parameters
@@ -695,10 +744,7 @@ class GaussianHMM(BaseHMM):
                 self.covariance_type, "covariance_type", COVARIANCE_TYPES
             ),
             "reg_covar": check_float(self.reg_covar, "reg_covar", 0.0),
-            "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
-            "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
-            "fixed": _check_fixed(self.fixed),
-            "n_threads": check_n_threads(self.n_threads),
+            **self._chain_config_of_constructor(K),
         }
 
     def _core_model(self) -> Any:

@@ -9,21 +9,11 @@ import numpy as np
 
 from . import _core
 from ._categorical import CategoricalEncoding, encode_fit, encode_new
-from ._validation import (
-    check_choice,
-    check_float,
-    check_int,
-    check_n_threads,
-    is_dataframe,
-    restart_seeds,
-)
+from ._validation import check_float, check_int, is_dataframe, restart_seeds
 from .hmm import (
-    DECODER_ALGORITHMS,
     BaseHMM,
     _check_concentration,
-    _check_fixed,
     _check_probabilities,
-    _random_transmat,
     check_lengths,
     check_sequence_weight,
 )
@@ -64,34 +54,6 @@ def _as_2d(X: Any) -> Any:
         return X
     a = np.asarray(X)
     return a.reshape(-1, 1) if a.ndim == 1 else a
-
-
-def _chain_params(est: Any, K: int, groups: Tuple[str, ...]) -> Dict[str, Any]:
-    """The estimator settings every HMM shares, checked."""
-    p: Dict[str, Any] = {
-        "n_components": K,
-        "tol": check_float(est.tol, "tol", 0.0),
-        "max_iter": check_int(est.max_iter, "max_iter", 0),
-        "n_init": check_int(est.n_init, "n_init", 1),
-        "algorithm": check_choice(est.algorithm, "algorithm", DECODER_ALGORITHMS),
-        "n_threads": check_n_threads(est.n_threads),
-        "verbose": check_int(est.verbose, "verbose", 0),
-        "verbose_interval": check_int(est.verbose_interval, "verbose_interval", 1),
-        "fixed": _check_fixed(est._fixed_spec(), groups),
-        "startprob_prior": _check_concentration(est.startprob_prior, "startprob_prior", (K,)),
-        "transmat_prior": _check_concentration(est.transmat_prior, "transmat_prior", (K, K)),
-    }
-    p["startprob_init"] = (
-        None
-        if est.startprob_init is None
-        else _check_probabilities(est.startprob_init, "startprob_init", (K,))
-    )
-    p["transmat_init"] = (
-        None
-        if est.transmat_init is None
-        else _check_probabilities(est.transmat_init, "transmat_init", (K, K))
-    )
-    return p
 
 
 def _check_emission_concentration(
@@ -200,6 +162,7 @@ class CategoricalHMM(BaseHMM):
 
     _fitted_attributes = ("startprob_", "transmat_", "emissionprob_")
     _stats_type = "CategoricalHMMStats"
+    _fixed_groups = CATEGORICAL_FIXED_GROUPS
 
     def __init__(
         self,
@@ -222,26 +185,10 @@ class CategoricalHMM(BaseHMM):
         verbose: int = 0,
         verbose_interval: int = 10,
     ):
-        self.n_components = n_components
+        self._set_chain_parameters(locals())
         self.n_categories = n_categories
-        self.tol = tol
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.startprob_init = startprob_init
-        self.transmat_init = transmat_init
         self.emissionprob_init = emissionprob_init
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
         self.emissionprob_prior = emissionprob_prior
-        self.fixed = fixed
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_threads = n_threads
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
-
-    def _fixed_spec(self) -> Any:
-        return self.fixed
 
     # ------------------------------------------------------------------ validation
     def _n_categories_spec(self, n_features: int) -> Optional[List[int]]:
@@ -258,7 +205,7 @@ class CategoricalHMM(BaseHMM):
         codes, encoding = encode_fit(X, self._n_categories_spec(np.shape(X)[1]))
         lengths = check_lengths(lengths, codes.shape[0])
         K = check_int(self.n_components, "n_components", 1)
-        p = _chain_params(self, K, CATEGORICAL_FIXED_GROUPS)
+        p = self._check_chain_parameters(K)
         p["n_categories"] = encoding.n_categories
         p["encoding"] = encoding
         p["concentration"] = _check_emission_concentration(self.emissionprob_prior, K, encoding.n_categories)
@@ -275,8 +222,7 @@ class CategoricalHMM(BaseHMM):
     def _initial_parameters(self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any], seed: int):
         K = p["n_components"]
         rng = np.random.default_rng(seed)
-        startprob = p["startprob_init"] if p["startprob_init"] is not None else np.full(K, 1.0 / K)
-        transmat = p["transmat_init"] if p["transmat_init"] is not None else _random_transmat(K, rng)
+        startprob, transmat = self._initial_chain(p, rng)
         probs = p["emissionprob_init"]
         if probs is None:
             probs = np.concatenate([rng.dirichlet(np.ones(R), size=K) for R in p["n_categories"]], axis=1)
@@ -300,10 +246,7 @@ class CategoricalHMM(BaseHMM):
         self._config = {
             "n_categories": list(p["n_categories"]),
             "concentration": p["concentration"],
-            "startprob_prior": p["startprob_prior"],
-            "transmat_prior": p["transmat_prior"],
-            "fixed": p["fixed"],
-            "n_threads": p["n_threads"],
+            **self._chain_config(p),
         }
 
     def _update_from_model(self, model: Any) -> None:
@@ -322,10 +265,7 @@ class CategoricalHMM(BaseHMM):
             "concentration": _check_emission_concentration(
                 self.emissionprob_prior, K, [int(np.shape(a)[1]) for a in parts]
             ),
-            "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
-            "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
-            "fixed": _check_fixed(self.fixed, CATEGORICAL_FIXED_GROUPS),
-            "n_threads": check_n_threads(self.n_threads),
+            **self._chain_config_of_constructor(K),
         }
 
     def _core_model(self) -> Any:
@@ -385,6 +325,7 @@ class HMM(BaseHMM):
 
     _fitted_attributes = ("startprob_", "transmat_", "means_", "variances_", "rates_")
     _stats_type = "ProductHMMStats"
+    _fixed_groups = MIXED_FIXED_GROUPS
 
     def __init__(
         self,
@@ -413,34 +354,18 @@ class HMM(BaseHMM):
         verbose: int = 0,
         verbose_interval: int = 10,
     ):
-        self.n_components = n_components
+        self._set_chain_parameters(locals())
         self.emission = emission
         self.measurement = measurement
         self.n_categories = n_categories
-        self.tol = tol
         self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.startprob_init = startprob_init
-        self.transmat_init = transmat_init
         self.emissionprob_init = emissionprob_init
         self.means_init = means_init
         self.variances_init = variances_init
         self.rates_init = rates_init
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
         self.emissionprob_prior = emissionprob_prior
-        self.fixed = fixed
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_threads = n_threads
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
 
-    # Subclasses (PoissonHMM) rename parameters through these.
-    def _fixed_spec(self) -> Any:
-        return self.fixed
-
+    # Subclasses (PoissonHMM) rename parameters through this and _fixed_spec.
     def _measurement_spec(self) -> Any:
         if self.emission is not None and self.measurement is not None:
             raise ValueError(
@@ -470,7 +395,7 @@ class HMM(BaseHMM):
         M, encoding, groups = lc._mixed_matrix(X, True, kinds)
         lengths = check_lengths(lengths, M.shape[0])
         K = check_int(self.n_components, "n_components", 1)
-        p = _chain_params(self, K, MIXED_FIXED_GROUPS)
+        p = self._check_chain_parameters(K)
         R = encoding.n_categories
         qn, qp = len(groups["gaussian"]), len(groups["poisson"])
         p.update(
@@ -508,8 +433,7 @@ class HMM(BaseHMM):
         K, R = p["n_components"], p["n_categories"]
         qc, qn = len(R), len(p["groups"]["gaussian"])
         rng = np.random.default_rng(seed)
-        startprob = p["startprob_init"] if p["startprob_init"] is not None else np.full(K, 1.0 / K)
-        transmat = p["transmat_init"] if p["transmat_init"] is not None else _random_transmat(K, rng)
+        startprob, transmat = self._initial_chain(p, rng)
         probs = p["emissionprob_init"]
         if probs is None:
             probs = (
@@ -594,10 +518,7 @@ class HMM(BaseHMM):
             "groups": p["groups"],
             "reg_covar": p["reg_covar"],
             "concentration": p["concentration"],
-            "startprob_prior": p["startprob_prior"],
-            "transmat_prior": p["transmat_prior"],
-            "fixed": p["fixed"],
-            "n_threads": p["n_threads"],
+            **self._chain_config(p),
         }
 
     def _update_from_model(self, model: Any) -> None:
@@ -698,21 +619,8 @@ class PoissonHMM(HMM):
         verbose: int = 0,
         verbose_interval: int = 10,
     ):
-        self.n_components = n_components
-        self.tol = tol
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.startprob_init = startprob_init
-        self.transmat_init = transmat_init
+        self._set_chain_parameters(locals())
         self.lambdas_init = lambdas_init
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.fixed = fixed
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_threads = n_threads
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
 
     @property
     def rates_init(self) -> Any:

@@ -8,16 +8,13 @@ from typing import Any, Dict, FrozenSet, Optional, Tuple
 import numpy as np
 
 from . import _core
-from ._validation import check_choice, check_float, check_int, check_n_threads, restart_seeds
+from ._validation import check_choice, check_float, check_int, restart_seeds
 from .gaussian_mixture import COVARIANCE_TYPES, _m_step_from_resp, _nearest, _weighted_moments
 from .hmm import (
-    DECODER_ALGORITHMS,
     BaseHMM,
     GaussianHMM,
     _check_concentration,
-    _check_fixed,
     _check_probabilities,
-    _random_transmat,
     check_sequences,
 )
 
@@ -118,6 +115,7 @@ class GMMHMM(BaseHMM):
 
     _fitted_attributes = ("startprob_", "transmat_", "weights_", "means_", "covariances_")
     _stats_type = "GMMHMMStats"
+    _fixed_groups = GMM_FIXED_GROUPS
 
     def __init__(
         self,
@@ -145,28 +143,15 @@ class GMMHMM(BaseHMM):
         verbose: int = 0,
         verbose_interval: int = 10,
     ):
-        self.n_components = n_components
+        self._set_chain_parameters(locals())
         self.n_mix = n_mix
         self.covariance_type = covariance_type
-        self.tol = tol
         self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.startprob_init = startprob_init
-        self.transmat_init = transmat_init
         self.weights_init = weights_init
         self.means_init = means_init
         self.covariances_init = covariances_init
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
         self.weights_prior = weights_prior
         self.prior = prior
-        self.fixed = fixed
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_threads = n_threads
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, n_features: int) -> Dict[str, Any]:
@@ -174,33 +159,11 @@ class GMMHMM(BaseHMM):
         M = check_int(self.n_mix, "n_mix", 1)
         cov_type = check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
         d = n_features
-        p: Dict[str, Any] = {
-            "n_components": K,
-            "n_mix": M,
-            "covariance_type": cov_type,
-            "tol": check_float(self.tol, "tol", 0.0),
-            "reg_covar": check_float(self.reg_covar, "reg_covar", 0.0),
-            "max_iter": check_int(self.max_iter, "max_iter", 0),
-            "n_init": check_int(self.n_init, "n_init", 1),
-            "algorithm": check_choice(self.algorithm, "algorithm", DECODER_ALGORITHMS),
-            "n_threads": check_n_threads(self.n_threads),
-            "verbose": check_int(self.verbose, "verbose", 0),
-            "verbose_interval": check_int(self.verbose_interval, "verbose_interval", 1),
-            "fixed": _check_fixed(self.fixed, GMM_FIXED_GROUPS),
-            "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
-            "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
-            "weights_prior": _check_concentration(self.weights_prior, "weights_prior", (K, M)),
-        }
-        p["startprob_init"] = (
-            None
-            if self.startprob_init is None
-            else _check_probabilities(self.startprob_init, "startprob_init", (K,))
-        )
-        p["transmat_init"] = (
-            None
-            if self.transmat_init is None
-            else _check_probabilities(self.transmat_init, "transmat_init", (K, K))
-        )
+        p = self._check_chain_parameters(K)
+        p["n_mix"] = M
+        p["covariance_type"] = cov_type
+        p["reg_covar"] = check_float(self.reg_covar, "reg_covar", 0.0)
+        p["weights_prior"] = _check_concentration(self.weights_prior, "weights_prior", (K, M))
         p["weights_init"] = (
             None
             if self.weights_init is None
@@ -236,10 +199,7 @@ class GMMHMM(BaseHMM):
         K, M, cov_type = p["n_components"], p["n_mix"], p["covariance_type"]
         d = X.shape[1]
         rng = np.random.default_rng(seed)
-        startprob = p["startprob_init"] if p["startprob_init"] is not None else np.full(K, 1.0 / K)
-        transmat = (
-            p["transmat_init"] if p["transmat_init"] is not None else _random_transmat(K, rng)
-        )
+        startprob, transmat = self._initial_chain(p, rng)
         weights, means, covariances = p["weights_init"], p["means_init"], p["covariances_init"]
         if weights is None or means is None or covariances is None:
             observed = ~np.isnan(X).all(axis=1)
@@ -322,11 +282,8 @@ class GMMHMM(BaseHMM):
         self._config = {
             "covariance_type": p["covariance_type"],
             "reg_covar": p["reg_covar"],
-            "startprob_prior": p["startprob_prior"],
-            "transmat_prior": p["transmat_prior"],
             "weights_prior": p["weights_prior"],
-            "fixed": p["fixed"],
-            "n_threads": p["n_threads"],
+            **self._chain_config(p),
         }
 
     def _update_from_model(self, model: Any) -> None:
@@ -358,11 +315,8 @@ class GMMHMM(BaseHMM):
                 self.covariance_type, "covariance_type", COVARIANCE_TYPES
             ),
             "reg_covar": check_float(self.reg_covar, "reg_covar", 0.0),
-            "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
-            "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
             "weights_prior": _check_concentration(self.weights_prior, "weights_prior", (K, M)),
-            "fixed": _check_fixed(self.fixed, GMM_FIXED_GROUPS),
-            "n_threads": check_n_threads(self.n_threads),
+            **self._chain_config_of_constructor(K),
         }
 
     def _core_model(self) -> Any:

@@ -2,6 +2,8 @@
 parameter protocol, restarts, decoding, sampling; and, when hmmlearn is installed, agreement with
 it."""
 
+import inspect
+
 import numpy as np
 import pytest
 from conftest import COVARIANCE_TYPES
@@ -9,6 +11,7 @@ from hmm_data import generating_parameters, hmm_start, make_sequences
 
 import emkit
 from emkit.gaussian_mixture import covariance_shape
+from emkit.hmm import CHAIN_PARAMETERS
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +214,27 @@ def test_get_and_set_params_and_repr():
     assert "n_components=4" in repr(hmm)
     with pytest.raises(ValueError, match="set_params: unknown parameter 'n_iter'"):
         hmm.set_params(n_iter=10)
+
+
+HMM_ESTIMATORS = [
+    emkit.GaussianHMM,
+    emkit.GMMHMM,
+    emkit.CategoricalHMM,
+    emkit.HMM,
+    emkit.PoissonHMM,
+]
+
+
+@pytest.mark.parametrize("estimator", HMM_ESTIMATORS, ids=lambda c: c.__name__)
+def test_every_hmm_lists_the_chain_parameters_with_the_same_defaults(estimator):
+    signature = inspect.signature(estimator.__init__).parameters
+    reference = inspect.signature(emkit.GaussianHMM.__init__).parameters
+    defaults = {name: signature[name].default for name in CHAIN_PARAMETERS if name in signature}
+    assert defaults == {name: reference[name].default for name in CHAIN_PARAMETERS}
+    non_default = dict(tol=0.5, n_init=2, fixed={"startprob"}, random_state=7, verbose=1)
+    hmm = estimator(2, **non_default)
+    assert {name: hmm.get_params()[name] for name in non_default} == non_default
+    assert estimator(**hmm.get_params()).get_params() == hmm.get_params()
 
 
 def test_verbose_reports_runs_and_iterations(sequences, capsys):

@@ -5,22 +5,13 @@ Viterbi paths equal the reference's; bad codes are clear errors."""
 
 import numpy as np
 import pytest
+from hmm_checks import RTOL, assert_close
 from reference import hmm as ref
 
 import emkit
 
-RTOL = 1e-9
 K = 3
 LENGTHS = np.array([40, 25, 55])
-
-
-def assert_close(actual, expected, what):
-    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    scale = np.maximum(np.abs(expected), 1e-300)
-    scale = np.maximum(scale, np.abs(expected).max() * 1e-3)
-    err = np.max(np.abs(actual - expected) / scale)
-    assert err < RTOL, f"{what}: max relative error {err:.3g}"
 
 
 def chain(seed, lengths=LENGTHS):

@@ -7,23 +7,18 @@ import pickle
 
 import numpy as np
 import pytest
+from hmm_checks import (
+    RTOL,
+    assert_close,
+    assert_every_iteration_matches,
+    assert_fit_matches,
+    gaussian_prior,
+)
 from reference import hmm as ref
 
 import emkit
 
-RTOL = 1e-9
 K, M, D = 2, 2, 2
-
-
-def assert_close(actual, expected, what):
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    scale = np.maximum(np.abs(expected), 1e-300)
-    # Entries near zero (off-diagonal covariances, small probabilities) are compared to the size
-    # of the array instead of their own.
-    scale = np.maximum(scale, np.abs(expected).max() * 1e-3)
-    err = np.max(np.abs(actual - expected) / scale)
-    assert err < RTOL, f"{what}: max relative error {err:.3g}"
 
 
 def make_sequences(lengths=(50, 35, 45), seed=0, missing=0.0, unobserved=0.0):
@@ -73,17 +68,6 @@ def gmm_start(X, covariance_type, seed=1):
     transmat = 0.5 * np.eye(K) + 0.5 * rng.dirichlet(np.full(K, 2.0), size=K)
     weights = rng.dirichlet(np.full(M, 3.0), size=K)
     return startprob, transmat, weights, means, cov
-
-
-def gaussian_prior(X, covariance_type):
-    var = np.nanvar(X, axis=0)
-    scale = {
-        "full": np.diag(var) * 0.5,
-        "tied": np.diag(var) * 0.5,
-        "diag": var * 0.5,
-        "spherical": var.mean() * 0.5,
-    }[covariance_type]
-    return {"mean": np.nanmean(X, axis=0) + 0.3, "shrinkage": 0.05, "dof": D + 3.0, "scale": scale}
 
 
 CASES = [
@@ -179,10 +163,7 @@ def test_twenty_iterations_match_reference(covariance_type, case):
         **init_kwargs(start),
         **estimator_prior,
     ).fit(X, lengths, sample_weight=w)
-    assert hmm.n_iter_ == 20
-    assert_close(hmm.history_, expected["history"], "objective history")
-    for name, value, exp in zip(NAMES, parameters(hmm), expected["params"][-1]):
-        assert_close(value, exp, name)
+    assert_fit_matches(hmm, expected, NAMES, parameters)
     loglik = ref.gmm_objective(X, lengths, expected["params"][-1], covariance_type, sample_weight=w)
     assert hmm.loglik_ == pytest.approx(loglik, rel=RTOL)
 
@@ -190,10 +171,7 @@ def test_twenty_iterations_match_reference(covariance_type, case):
     step = emkit.GMMHMM(
         K, M, covariance_type=covariance_type, fixed=fixed, **init_kwargs(start), **estimator_prior
     ).initialize(X, lengths)
-    for it in range(1, 21):
-        step.m_step(step.e_step(X, lengths, sample_weight=w))
-        for name, value, exp in zip(NAMES, parameters(step), expected["params"][it]):
-            assert_close(value, exp, f"{name} after iteration {it}")
+    assert_every_iteration_matches(step, X, lengths, w, expected, NAMES, parameters)
     if "weights" in fixed:
         np.testing.assert_allclose(hmm.weights_, start[2], rtol=1e-15, atol=0)
     if "means" in fixed:

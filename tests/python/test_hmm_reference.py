@@ -4,36 +4,24 @@ steps with nothing observed, sequence weights, fixed parameters, structural zero
 
 import numpy as np
 import pytest
+from hmm_checks import (
+    RTOL,
+    assert_close,
+    assert_every_iteration_matches,
+    assert_fit_matches,
+    gaussian_prior,
+)
 from hmm_data import hmm_start, make_sequences
 from reference import hmm as ref
 
 import emkit
 
-RTOL = 1e-9
 K = 3
+NAMES = ("startprob", "transmat", "means", "covariances")
 
 
-def assert_close(actual, expected, what):
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    scale = np.maximum(np.abs(expected), 1e-300)
-    # Entries near zero (off-diagonal covariances, small transition probabilities) are compared
-    # to the size of the array instead of their own.
-    scale = np.maximum(scale, np.abs(expected).max() * 1e-3)
-    err = np.max(np.abs(actual - expected) / scale)
-    assert err < RTOL, f"{what}: max relative error {err:.3g}"
-
-
-def gaussian_prior(X, covariance_type):
-    d = X.shape[1]
-    var = np.nanvar(X, axis=0)
-    scale = {
-        "full": np.diag(var) * 0.5,
-        "tied": np.diag(var) * 0.5,
-        "diag": var * 0.5,
-        "spherical": var.mean() * 0.5,
-    }[covariance_type]
-    return {"mean": np.nanmean(X, axis=0) + 0.3, "shrinkage": 0.05, "dof": d + 3.0, "scale": scale}
+def parameters(hmm):
+    return (hmm.startprob_, hmm.transmat_, hmm.means_, hmm.covariances_)
 
 
 def left_right(transmat):
@@ -124,14 +112,7 @@ def test_twenty_iterations_match_reference(covariance_type, case):
         **init,
         **estimator_prior,
     ).fit(X, lengths, sample_weight=w)
-    assert hmm.n_iter_ == 20
-    assert_close(hmm.history_, expected["history"], "objective history")
-    for name, value, exp in zip(
-        ("startprob", "transmat", "means", "covariances"),
-        (hmm.startprob_, hmm.transmat_, hmm.means_, hmm.covariances_),
-        expected["params"][-1],
-    ):
-        assert_close(value, exp, name)
+    assert_fit_matches(hmm, expected, NAMES, parameters)
     loglik = ref.objective(X, lengths, expected["params"][-1], covariance_type, sample_weight=w)
     assert hmm.loglik_ == pytest.approx(loglik, rel=RTOL)
 
@@ -139,14 +120,7 @@ def test_twenty_iterations_match_reference(covariance_type, case):
     step = emkit.GaussianHMM(
         K, covariance_type=covariance_type, fixed=fixed, **init, **estimator_prior
     ).initialize(X, lengths)
-    for it in range(1, 21):
-        step.m_step(step.e_step(X, lengths, sample_weight=w))
-        for name, value, exp in zip(
-            ("startprob", "transmat", "means", "covariances"),
-            (step.startprob_, step.transmat_, step.means_, step.covariances_),
-            expected["params"][it],
-        ):
-            assert_close(value, exp, f"{name} after iteration {it}")
+    assert_every_iteration_matches(step, X, lengths, w, expected, NAMES, parameters)
     # Fixed probabilities are the given ones renormalised (their sum may be 1 +- an ulp).
     if "startprob" in fixed:
         np.testing.assert_allclose(hmm.startprob_, start[0], rtol=1e-15, atol=0)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -52,11 +53,34 @@ def test_every_supported_variant_gives_the_same_fit():
         np.testing.assert_allclose(r["means"], base["means"], rtol=1e-7, atol=1e-9)
 
 
-def test_unknown_or_unsupported_variant_is_a_clear_error():
-    for variant, message in [("sse9", "EMKIT_ISA: expected one of"),
-                             ("native-x", "EMKIT_ISA: expected one of")]:
-        env = dict(os.environ, EMKIT_ISA=variant)
-        out = subprocess.run([sys.executable, "-c", "import emkit"], env=env, capture_output=True,
-                             text=True)
-        assert out.returncode != 0
-        assert message in out.stderr
+def import_emkit_with(variant):
+    env = dict(os.environ, EMKIT_ISA=variant)
+    return subprocess.run([sys.executable, "-c", "import emkit"], env=env, capture_output=True,
+                          text=True)
+
+
+def test_unknown_variant_is_a_clear_error():
+    out = import_emkit_with("native-x")
+    assert out.returncode != 0
+    expected = "EMKIT_ISA: expected one of native, avx512, avx2, baseline, got 'native-x'"
+    assert f"ImportError: {expected}" in out.stderr
+
+
+@pytest.mark.parametrize("variant", ["avx512", "avx2"])
+def test_known_variant_the_cpu_cannot_run_is_a_clear_error(monkeypatch, variant):
+    # The dispatcher asks _cpu what the CPU supports: a CPU without any of the features.
+    monkeypatch.setattr(_core, "_cpu", SimpleNamespace(features=lambda: {}))
+    monkeypatch.setenv("EMKIT_ISA", variant)
+    assert variant not in _core.supported_variants()
+    message = f"EMKIT_ISA='{variant}': that variant is not installed or this CPU cannot run it"
+    with pytest.raises(ImportError, match=message):
+        _core._choose()
+
+
+def test_importing_with_a_known_variant_not_usable_here_fails():
+    unusable = [v for v in _core._PREFERENCE if v not in _core.supported_variants()]
+    if not unusable:
+        pytest.skip("every known variant is installed and supported on this CPU")
+    out = import_emkit_with(unusable[0])
+    assert out.returncode != 0
+    assert f"ImportError: EMKIT_ISA='{unusable[0]}': that variant is not installed" in out.stderr

@@ -57,17 +57,6 @@ def _offsets(lengths, n):
     return offsets
 
 
-def log_emission(X, means, covariances, covariance_type):
-    """(n, K) log p(x_t | k): missing entries marginalised, 0 for rows with nothing observed."""
-    X = np.asarray(X, dtype=float)
-    K = np.asarray(means).shape[0]
-    out = np.zeros((X.shape[0], K))
-    observed = ~np.isnan(X).all(axis=1)
-    if observed.any():
-        out[observed] = gmm.log_prob_components(X[observed], means, covariances, covariance_type)
-    return out
-
-
 def forward_backward(log_b, log_startprob, log_transmat):
     """Log-space forward-backward on one sequence: (log p(x), gamma (T, K), sum_t xi_t (K, K))."""
     T, K = log_b.shape
@@ -102,11 +91,19 @@ def viterbi(log_b, log_startprob, log_transmat):
     return float(np.max(delta)), path
 
 
-def posteriors(X, lengths, params, covariance_type):
-    """(log p(x_s) per sequence, gamma (n, K))."""
-    startprob, transmat, means, covariances = params
-    log_b = log_emission(X, means, covariances, covariance_type)
-    off = _offsets(lengths, X.shape[0])
+# ---------------------------------------------------------------------------------------------
+# The chain, whatever the emission: every emission below computes log_b (n, K), the log-density
+# of every row under every state, and leaves the rest to these.
+# ---------------------------------------------------------------------------------------------
+def _sequence_weights(sample_weight, n_sequences):
+    if sample_weight is None:
+        return np.ones(n_sequences)
+    return np.asarray(sample_weight, dtype=float)
+
+
+def chain_posteriors(log_b, lengths, startprob, transmat):
+    """(log p(x_s) per sequence, gamma (n, K)) from the emission log-densities."""
+    off = _offsets(lengths, log_b.shape[0])
     out, logliks = np.empty_like(log_b), []
     for a, b in zip(off[:-1], off[1:]):
         ll, gamma, _ = forward_backward(log_b[a:b], _log(startprob), _log(transmat))
@@ -115,12 +112,10 @@ def posteriors(X, lengths, params, covariance_type):
     return np.array(logliks), out
 
 
-def decode(X, lengths, params, covariance_type):
-    """(Viterbi log-probability per sequence, state path (n,))."""
-    startprob, transmat, means, covariances = params
-    log_b = log_emission(X, means, covariances, covariance_type)
-    off = _offsets(lengths, X.shape[0])
-    states, logprobs = np.empty(X.shape[0], dtype=int), []
+def chain_decode(log_b, lengths, startprob, transmat):
+    """(Viterbi log-probability per sequence, state path (n,)) from the emission log-densities."""
+    off = _offsets(lengths, log_b.shape[0])
+    states, logprobs = np.empty(log_b.shape[0], dtype=int), []
     for a, b in zip(off[:-1], off[1:]):
         lp, path = viterbi(log_b[a:b], _log(startprob), _log(transmat))
         states[a:b] = path
@@ -128,21 +123,54 @@ def decode(X, lengths, params, covariance_type):
     return np.array(logprobs), states
 
 
-def _has_prior(prior):
-    if prior is None:
-        return False
-    return (
-        prior.get("gaussian") is not None
-        or np.any(np.asarray(prior.get("startprob", 1.0)) != 1.0)
-        or np.any(np.asarray(prior.get("transmat", 1.0)) != 1.0)
-    )
-
-
 def _concentrations(prior, K):
     prior = prior or {}
     a_start = np.broadcast_to(np.asarray(prior.get("startprob", 1.0), dtype=float), (K,))
     a_trans = np.broadcast_to(np.asarray(prior.get("transmat", 1.0), dtype=float), (K, K))
     return a_start, a_trans
+
+
+def _dirichlet_map(previous, counts, alpha):
+    p = np.where(previous > 0, counts + alpha - 1.0, 0.0)
+    total = p.sum()
+    return previous.copy() if not total > 0 else p / total
+
+
+def chain_em_step(log_b, lengths, startprob, transmat, sample_weight=None, prior=None,
+                  fixed=frozenset()):
+    """The chain's part of one Baum-Welch step: forward-backward on every sequence (weighted),
+    then the MAP start and transition probabilities. Returns (weighted log-likelihood, new
+    startprob, new transmat, resp (n, K) = w_s gamma_t: the emission M-step's responsibilities)."""
+    K = len(startprob)
+    off = _offsets(lengths, log_b.shape[0])
+    w = _sequence_weights(sample_weight, len(off) - 1)
+    loglik, start_counts, trans_counts = 0.0, np.zeros(K), np.zeros((K, K))
+    resp = np.zeros((log_b.shape[0], K))
+    for s, (a, b) in enumerate(zip(off[:-1], off[1:])):
+        if w[s] == 0:
+            continue
+        ll, gamma, xi = forward_backward(log_b[a:b], _log(startprob), _log(transmat))
+        loglik += w[s] * ll
+        start_counts += w[s] * gamma[0]
+        trans_counts += w[s] * xi
+        resp[a:b] = w[s] * gamma
+
+    a_start, a_trans = _concentrations(prior, K)
+    new_start = (
+        startprob if "startprob" in fixed else _dirichlet_map(startprob, start_counts, a_start)
+    )
+    new_trans = transmat.copy()
+    if "transmat" not in fixed:
+        for i in range(K):
+            new_trans[i] = _dirichlet_map(transmat[i], trans_counts[i], a_trans[i])
+    return loglik, new_start, new_trans, resp
+
+
+def _chain_has_prior(prior):
+    return prior is not None and (
+        np.any(np.asarray(prior.get("startprob", 1.0)) != 1.0)
+        or np.any(np.asarray(prior.get("transmat", 1.0)) != 1.0)
+    )
 
 
 def _log_dirichlet(p, alpha):
@@ -153,16 +181,79 @@ def _log_dirichlet(p, alpha):
     )
 
 
-def log_prior(params, covariance_type, prior):
-    """Normalised log-prior of the parameters (0 when no prior is given)."""
-    if not _has_prior(prior):
-        return 0.0
-    startprob, transmat, means, covariances = params
+def chain_log_prior(startprob, transmat, prior):
+    """The Dirichlet log-densities of startprob and of every row of transmat (over supports)."""
     K = len(startprob)
     a_start, a_trans = _concentrations(prior, K)
     out = _log_dirichlet(np.asarray(startprob), a_start)
     for i in range(K):
         out += _log_dirichlet(np.asarray(transmat)[i], a_trans[i])
+    return out
+
+
+def chain_n_parameters(startprob, transmat, fixed=frozenset()):
+    """Free parameters of the chain: nonzero entries per distribution minus one."""
+    n = 0
+    if "startprob" not in fixed:
+        n += int(np.count_nonzero(startprob)) - 1
+    if "transmat" not in fixed:
+        n += sum(int(np.count_nonzero(row)) - 1 for row in np.asarray(transmat))
+    return n
+
+
+def weighted_total(logliks, sample_weight=None):
+    """Σ_s w_s log p(x_s)."""
+    return float(np.sum(_sequence_weights(sample_weight, len(logliks)) * logliks))
+
+
+def iterate(em_step, objective, params, n_iter):
+    """``n_iter`` EM steps from params (``em_step(params)`` -> (new params, objective of params)):
+    dict with ``history`` (the n_iter + 1 objectives of theta_0 ... theta_n_iter) and ``params``
+    (the n_iter + 1 parameters)."""
+    history, trail = [], [params]
+    for _ in range(n_iter):
+        new, obj = em_step(trail[-1])
+        history.append(obj)
+        trail.append(new)
+    history.append(objective(trail[-1]))
+    return dict(history=history, params=trail)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gaussian emissions (GaussianHMM).
+# ---------------------------------------------------------------------------------------------
+def log_emission(X, means, covariances, covariance_type):
+    """(n, K) log p(x_t | k): missing entries marginalised, 0 for rows with nothing observed."""
+    X = np.asarray(X, dtype=float)
+    K = np.asarray(means).shape[0]
+    out = np.zeros((X.shape[0], K))
+    observed = ~np.isnan(X).all(axis=1)
+    if observed.any():
+        out[observed] = gmm.log_prob_components(X[observed], means, covariances, covariance_type)
+    return out
+
+
+def posteriors(X, lengths, params, covariance_type):
+    """(log p(x_s) per sequence, gamma (n, K))."""
+    startprob, transmat, means, covariances = params
+    log_b = log_emission(X, means, covariances, covariance_type)
+    return chain_posteriors(log_b, lengths, startprob, transmat)
+
+
+def decode(X, lengths, params, covariance_type):
+    """(Viterbi log-probability per sequence, state path (n,))."""
+    startprob, transmat, means, covariances = params
+    log_b = log_emission(X, means, covariances, covariance_type)
+    return chain_decode(log_b, lengths, startprob, transmat)
+
+
+def log_prior(params, covariance_type, prior):
+    """Normalised log-prior of the parameters (0 when no prior is given)."""
+    if not (_chain_has_prior(prior) or (prior is not None and prior.get("gaussian") is not None)):
+        return 0.0
+    startprob, transmat, means, covariances = params
+    K = len(startprob)
+    out = chain_log_prior(startprob, transmat, prior)
     if prior.get("gaussian") is not None:
         # reference.gmm's log-prior includes a flat Dirichlet on mixture weights: lgamma(K).
         g = dict(prior["gaussian"], weight_concentration=1.0)
@@ -170,12 +261,6 @@ def log_prior(params, covariance_type, prior):
             np.full(K, 1.0 / K), means, covariances, covariance_type, g
         ) - math.lgamma(K)
     return float(out)
-
-
-def _dirichlet_map(previous, counts, alpha):
-    p = np.where(previous > 0, counts + alpha - 1.0, 0.0)
-    total = p.sum()
-    return previous.copy() if not total > 0 else p / total
 
 
 def _gaussian_m_step(
@@ -260,33 +345,13 @@ def em_step(
     """One E-step on params, then one M-step. Returns (new params, objective of params)."""
     X = np.asarray(X, dtype=float)
     startprob, transmat, means, covariances = [np.array(p, dtype=float) for p in params]
-    K = len(startprob)
-    off = _offsets(lengths, X.shape[0])
-    w = np.ones(len(off) - 1) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     log_b = log_emission(X, means, covariances, covariance_type)
-
-    loglik, start_counts, trans_counts = 0.0, np.zeros(K), np.zeros((K, K))
-    resp = np.zeros((X.shape[0], K))
-    for s, (a, b) in enumerate(zip(off[:-1], off[1:])):
-        if w[s] == 0:
-            continue
-        ll, gamma, xi = forward_backward(log_b[a:b], _log(startprob), _log(transmat))
-        loglik += w[s] * ll
-        start_counts += w[s] * gamma[0]
-        trans_counts += w[s] * xi
-        resp[a:b] = w[s] * gamma
+    loglik, new_start, new_trans, resp = chain_em_step(
+        log_b, lengths, startprob, transmat, sample_weight, prior, fixed
+    )
     objective = loglik + log_prior(
         (startprob, transmat, means, covariances), covariance_type, prior
     )
-
-    a_start, a_trans = _concentrations(prior, K)
-    new_start = (
-        startprob if "startprob" in fixed else _dirichlet_map(startprob, start_counts, a_start)
-    )
-    new_trans = transmat.copy()
-    if "transmat" not in fixed:
-        for i in range(K):
-            new_trans[i] = _dirichlet_map(transmat[i], trans_counts[i], a_trans[i])
 
     observed = ~np.isnan(X).all(axis=1)
     r, xhat, C_sum = gmm._expected_statistics(
@@ -315,8 +380,7 @@ def em_step(
 def objective(X, lengths, params, covariance_type, sample_weight=None, prior=None):
     """Σ_s w_s log p(x_s) + log-prior."""
     logliks, _ = posteriors(X, lengths, params, covariance_type)
-    w = np.ones(len(logliks)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    return float(np.sum(w * logliks)) + log_prior(params, covariance_type, prior)
+    return weighted_total(logliks, sample_weight) + log_prior(params, covariance_type, prior)
 
 
 def fit(
@@ -332,26 +396,19 @@ def fit(
 ):
     """``n_iter`` EM steps from params: dict with ``history`` (the n_iter + 1 objectives of
     theta_0 ... theta_n_iter) and ``params`` (the n_iter + 1 parameter tuples)."""
-    history, trail = [], [tuple(np.array(p, dtype=float) for p in params)]
-    for _ in range(n_iter):
-        new, obj = em_step(
-            X, lengths, trail[-1], covariance_type, sample_weight, reg_covar, prior, fixed
-        )
-        history.append(obj)
-        trail.append(new)
-    history.append(objective(X, lengths, trail[-1], covariance_type, sample_weight, prior))
-    return dict(history=history, params=trail)
+    return iterate(
+        lambda p: em_step(X, lengths, p, covariance_type, sample_weight, reg_covar, prior, fixed),
+        lambda p: objective(X, lengths, p, covariance_type, sample_weight, prior),
+        tuple(np.array(p, dtype=float) for p in params),
+        n_iter,
+    )
 
 
 def n_parameters(params, covariance_type, fixed=frozenset()):
     """Free parameters: nonzero entries per distribution minus one, and the Gaussian ones."""
     startprob, transmat, means, _ = params
     K, d = np.shape(means)
-    n = 0
-    if "startprob" not in fixed:
-        n += int(np.count_nonzero(startprob)) - 1
-    if "transmat" not in fixed:
-        n += sum(int(np.count_nonzero(row)) - 1 for row in np.asarray(transmat))
+    n = chain_n_parameters(startprob, transmat, fixed)
     if "means" not in fixed:
         n += K * d
     if "covariances" not in fixed:
@@ -384,26 +441,13 @@ def n_parameters(params, covariance_type, fixed=frozenset()):
 from . import lca  # noqa: E402
 
 
-def _items_has_prior(prior):
-    if prior is None:
-        return False
-    return (
-        prior.get("emission") is not None
-        or np.any(np.asarray(prior.get("startprob", 1.0)) != 1.0)
-        or np.any(np.asarray(prior.get("transmat", 1.0)) != 1.0)
-    )
-
-
 def items_log_prior(params, measurement, prior):
     """Normalised log-prior of (startprob, transmat, items) (0 without any prior)."""
-    if not _items_has_prior(prior):
+    if not (_chain_has_prior(prior) or (prior is not None and prior.get("emission") is not None)):
         return 0.0
     startprob, transmat, items = params
     K = len(startprob)
-    a_start, a_trans = _concentrations(prior, K)
-    out = _log_dirichlet(np.asarray(startprob), a_start)
-    for i in range(K):
-        out += _log_dirichlet(np.asarray(transmat)[i], a_trans[i])
+    out = chain_log_prior(startprob, transmat, prior)
     b = prior.get("emission")
     if b is not None and not isinstance(b, (list, tuple)):
         out += lca.log_prior(None, items, measurement, {"weight_concentration": 1.0, "item_concentration": b})
@@ -435,26 +479,14 @@ def items_posteriors(X, lengths, params, measurement):
     """(log p(x_s) per sequence, gamma (n, K))."""
     startprob, transmat, items = params
     log_b = lca.log_prob_components(X, items, measurement)
-    off = _offsets(lengths, np.shape(X)[0])
-    out, logliks = np.empty_like(log_b), []
-    for a, b in zip(off[:-1], off[1:]):
-        ll, gamma, _ = forward_backward(log_b[a:b], _log(startprob), _log(transmat))
-        out[a:b] = gamma
-        logliks.append(ll)
-    return np.array(logliks), out
+    return chain_posteriors(log_b, lengths, startprob, transmat)
 
 
 def items_decode(X, lengths, params, measurement):
     """(Viterbi log-probability per sequence, state path (n,))."""
     startprob, transmat, items = params
     log_b = lca.log_prob_components(X, items, measurement)
-    off = _offsets(lengths, np.shape(X)[0])
-    states, logprobs = np.empty(np.shape(X)[0], dtype=int), []
-    for a, b in zip(off[:-1], off[1:]):
-        lp, path = viterbi(log_b[a:b], _log(startprob), _log(transmat))
-        states[a:b] = path
-        logprobs.append(lp)
-    return np.array(logprobs), states
+    return chain_decode(log_b, lengths, startprob, transmat)
 
 
 def items_em_step(X, lengths, params, measurement, sample_weight=None, prior=None, fixed=frozenset(),
@@ -464,27 +496,11 @@ def items_em_step(X, lengths, params, measurement, sample_weight=None, prior=Non
     startprob, transmat = np.array(params[0], dtype=float), np.array(params[1], dtype=float)
     items = [np.array(p, dtype=float) for p in params[2]]
     K = len(startprob)
-    off = _offsets(lengths, X.shape[0])
-    w = np.ones(len(off) - 1) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     log_b = lca.log_prob_components(X, items, measurement)
-    loglik, start_counts, trans_counts = 0.0, np.zeros(K), np.zeros((K, K))
-    resp = np.zeros((X.shape[0], K))
-    for s, (a, b) in enumerate(zip(off[:-1], off[1:])):
-        if w[s] == 0:
-            continue
-        ll, gamma, xi = forward_backward(log_b[a:b], _log(startprob), _log(transmat))
-        loglik += w[s] * ll
-        start_counts += w[s] * gamma[0]
-        trans_counts += w[s] * xi
-        resp[a:b] = w[s] * gamma
+    loglik, new_start, new_trans, resp = chain_em_step(
+        log_b, lengths, startprob, transmat, sample_weight, prior, fixed
+    )
     objective = loglik + items_log_prior((startprob, transmat, items), measurement, prior)
-
-    a_start, a_trans = _concentrations(prior, K)
-    new_start = startprob if "startprob" in fixed else _dirichlet_map(startprob, start_counts, a_start)
-    new_trans = transmat.copy()
-    if "transmat" not in fixed:
-        for i in range(K):
-            new_trans[i] = _dirichlet_map(transmat[i], trans_counts[i], a_trans[i])
 
     N = float(resp.sum())
     b = None if prior is None else prior.get("emission")
@@ -517,20 +533,18 @@ def items_em_step(X, lengths, params, measurement, sample_weight=None, prior=Non
 
 def items_objective(X, lengths, params, measurement, sample_weight=None, prior=None):
     logliks, _ = items_posteriors(X, lengths, params, measurement)
-    w = np.ones(len(logliks)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    return float(np.sum(w * logliks)) + items_log_prior(params, measurement, prior)
+    return weighted_total(logliks, sample_weight) + items_log_prior(params, measurement, prior)
 
 
 def items_fit(X, lengths, params, measurement, n_iter, sample_weight=None, prior=None, fixed=frozenset(),
               reg_covar=1e-6):
     """``n_iter`` EM steps: dict with ``history`` (n_iter + 1 objectives) and ``params``."""
-    history, trail = [], [params]
-    for _ in range(n_iter):
-        new, obj = items_em_step(X, lengths, trail[-1], measurement, sample_weight, prior, fixed, reg_covar)
-        history.append(obj)
-        trail.append(new)
-    history.append(items_objective(X, lengths, trail[-1], measurement, sample_weight, prior))
-    return dict(history=history, params=trail)
+    return iterate(
+        lambda p: items_em_step(X, lengths, p, measurement, sample_weight, prior, fixed, reg_covar),
+        lambda p: items_objective(X, lengths, p, measurement, sample_weight, prior),
+        params,
+        n_iter,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -587,27 +601,13 @@ def gmm_log_emission(X, weights, means, covariances, covariance_type):
 
 
 def gmm_posteriors(X, lengths, params, covariance_type):
-    startprob, transmat = params[0], params[1]
     log_b = gmm_log_emission(X, *params[2:], covariance_type)
-    off = _offsets(lengths, np.shape(X)[0])
-    out, logliks = np.empty_like(log_b), []
-    for a, b in zip(off[:-1], off[1:]):
-        ll, gamma, _ = forward_backward(log_b[a:b], _log(startprob), _log(transmat))
-        out[a:b] = gamma
-        logliks.append(ll)
-    return np.array(logliks), out
+    return chain_posteriors(log_b, lengths, params[0], params[1])
 
 
 def gmm_decode(X, lengths, params, covariance_type):
-    startprob, transmat = params[0], params[1]
     log_b = gmm_log_emission(X, *params[2:], covariance_type)
-    off = _offsets(lengths, np.shape(X)[0])
-    states, logprobs = np.empty(np.shape(X)[0], dtype=int), []
-    for a, b in zip(off[:-1], off[1:]):
-        lp, path = viterbi(log_b[a:b], _log(startprob), _log(transmat))
-        states[a:b] = path
-        logprobs.append(lp)
-    return np.array(logprobs), states
+    return chain_decode(log_b, lengths, params[0], params[1])
 
 
 def _gmm_emission_has_prior(prior):
@@ -618,14 +618,11 @@ def _gmm_emission_has_prior(prior):
 
 def gmm_log_prior(params, covariance_type, prior):
     """Normalised log-prior (0 without any prior)."""
-    if not (_has_prior(prior) or _gmm_emission_has_prior(prior)):
+    if not (_chain_has_prior(prior) or _gmm_emission_has_prior(prior)):
         return 0.0
     startprob, transmat, weights, means, covariances = params
     K, M = np.shape(weights)
-    a_start, a_trans = _concentrations(prior, K)
-    out = _log_dirichlet(np.asarray(startprob), a_start)
-    for i in range(K):
-        out += _log_dirichlet(np.asarray(transmat)[i], a_trans[i])
+    out = chain_log_prior(startprob, transmat, prior)
     if _gmm_emission_has_prior(prior):
         a_w = np.broadcast_to(np.asarray(prior.get("weights", 1.0), dtype=float), (K, M))
         for k in range(K):
@@ -647,33 +644,16 @@ def gmm_em_step(X, lengths, params, covariance_type, sample_weight=None, reg_cov
     X = np.asarray(X, dtype=float)
     startprob, transmat, weights, means, covariances = [np.array(p, dtype=float) for p in params]
     K, M = weights.shape
-    off = _offsets(lengths, X.shape[0])
-    w = np.ones(len(off) - 1) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     joint = gmm_component_log_joint(X, weights, means, covariances, covariance_type)
     log_b = _lse(joint, axis=2)
     observed = ~np.isnan(X).all(axis=1)
     log_b[~observed] = 0.0
-
-    loglik, start_counts, trans_counts = 0.0, np.zeros(K), np.zeros((K, K))
-    resp = np.zeros((X.shape[0], K))
-    for s, (a, b) in enumerate(zip(off[:-1], off[1:])):
-        if w[s] == 0:
-            continue
-        ll, gamma, xi = forward_backward(log_b[a:b], _log(startprob), _log(transmat))
-        loglik += w[s] * ll
-        start_counts += w[s] * gamma[0]
-        trans_counts += w[s] * xi
-        resp[a:b] = w[s] * gamma
+    loglik, new_start, new_trans, resp = chain_em_step(
+        log_b, lengths, startprob, transmat, sample_weight, prior, fixed
+    )
     objective = loglik + gmm_log_prior(
         (startprob, transmat, weights, means, covariances), covariance_type, prior
     )
-
-    a_start, a_trans = _concentrations(prior, K)
-    new_start = startprob if "startprob" in fixed else _dirichlet_map(startprob, start_counts, a_start)
-    new_trans = transmat.copy()
-    if "transmat" not in fixed:
-        for i in range(K):
-            new_trans[i] = _dirichlet_map(transmat[i], trans_counts[i], a_trans[i])
 
     gaussian_prior = None if prior is None else prior.get("gaussian")
     a_w = np.broadcast_to(np.asarray((prior or {}).get("weights", 1.0), dtype=float), (K, M))
@@ -702,21 +682,21 @@ def gmm_em_step(X, lengths, params, covariance_type, sample_weight=None, reg_cov
 
 def gmm_objective(X, lengths, params, covariance_type, sample_weight=None, prior=None):
     logliks, _ = gmm_posteriors(X, lengths, params, covariance_type)
-    w = np.ones(len(logliks)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    return float(np.sum(w * logliks)) + gmm_log_prior(params, covariance_type, prior)
+    return weighted_total(logliks, sample_weight) + gmm_log_prior(params, covariance_type, prior)
 
 
 def gmm_fit(X, lengths, params, covariance_type, n_iter, sample_weight=None, reg_covar=1e-6, prior=None,
             fixed=frozenset()):
     """``n_iter`` EM steps: dict with ``history`` (n_iter + 1 objectives) and ``params`` (the
     n_iter + 1 parameter tuples)."""
-    history, trail = [], [tuple(np.array(p, dtype=float) for p in params)]
-    for _ in range(n_iter):
-        new, obj = gmm_em_step(X, lengths, trail[-1], covariance_type, sample_weight, reg_covar, prior, fixed)
-        history.append(obj)
-        trail.append(new)
-    history.append(gmm_objective(X, lengths, trail[-1], covariance_type, sample_weight, prior))
-    return dict(history=history, params=trail)
+    return iterate(
+        lambda p: gmm_em_step(
+            X, lengths, p, covariance_type, sample_weight, reg_covar, prior, fixed
+        ),
+        lambda p: gmm_objective(X, lengths, p, covariance_type, sample_weight, prior),
+        tuple(np.array(p, dtype=float) for p in params),
+        n_iter,
+    )
 
 
 def gmm_n_parameters(params, covariance_type, fixed=frozenset()):
@@ -724,11 +704,7 @@ def gmm_n_parameters(params, covariance_type, fixed=frozenset()):
     Gaussian parameters of every component (tied: one covariance per state)."""
     startprob, transmat, weights, means, _ = params
     K, M, d = np.shape(means)
-    n = 0
-    if "startprob" not in fixed:
-        n += int(np.count_nonzero(startprob)) - 1
-    if "transmat" not in fixed:
-        n += sum(int(np.count_nonzero(row)) - 1 for row in np.asarray(transmat))
+    n = chain_n_parameters(startprob, transmat, fixed)
     if "weights" not in fixed:
         n += sum(int(np.count_nonzero(row)) - 1 for row in np.asarray(weights))
     if "means" not in fixed:
