@@ -36,11 +36,11 @@ py::tuple stats_state(const Stats& s) {
   const Index K = s.resp_sum.size(), d = s.emission.shift.cols();
   return py::make_tuple(to_numpy(s.resp_sum), s.loglik, s.total_weight,
                         to_numpy(s.emission.shift, {K, d}), to_numpy(s.emission.sum, {K, d}),
-                        to_numpy(s.emission.scatter, {K, s.emission.scatter.cols()}));
+                        to_numpy(s.emission.scatter, {K, s.emission.scatter.cols()}), s.emission.parameters);
 }
 
 Stats stats_from_state(const py::tuple& t) {
-  if (t.size() != 6) throw InvalidArgument("stats: expected a state of 6 entries");
+  if (t.size() != 7) throw InvalidArgument("stats: expected a state of 7 entries");
   Stats s;
   s.resp_sum = to_vector(t[0].cast<DoubleArray>(), "resp_sum");
   s.loglik = t[1].cast<double>();
@@ -51,16 +51,14 @@ Stats stats_from_state(const py::tuple& t) {
   s.emission.shift = to_matrix(shift, shift.shape(0), shift.shape(1), "shift");
   s.emission.sum = to_matrix(sum, shift.shape(0), shift.shape(1), "sum");
   s.emission.scatter = to_matrix(scatter, scatter.shape(0), scatter.shape(1), "scatter");
+  s.emission.parameters = t[6].cast<std::uint64_t>();
   return s;
 }
 
 Stats add_stats(const Stats& a, const Stats& b) {
-  if (a.resp_sum.size() != b.resp_sum.size() || a.emission.scatter.cols() != b.emission.scatter.cols() ||
-      a.emission.shift.cols() != b.emission.shift.cols())
+  if (a.resp_sum.size() != b.resp_sum.size())
     throw InvalidArgument("stats: cannot add statistics of models of different shapes");
-  if (a.emission.shift != b.emission.shift)
-    throw InvalidArgument("stats: cannot add statistics computed at different parameters "
-                          "(their shifts differ); compute every chunk's e_step with the same model");
+  check_same_parameters(a.emission, b.emission);
   Stats out = a;
   out += b;
   return out;
@@ -119,11 +117,7 @@ void bind_gaussian(py::module_& m) {
           },
           py::arg("n"), py::arg("seed"));
   def_mixture_methods<Model, RealArray>(model, &make_data, [](const Model& self, const Stats& stats) {
-    const auto& g = self.emission();
-    if (stats.emission.shift.cols() != g.n_features())
-      throw InvalidArgument("stats: shapes do not match the model");
-    if (stats.emission.shift != g.statistics_shift())
-      throw InvalidArgument("stats: computed at other parameters than the model's current ones");
+    check_emission_stats(self.emission(), stats.emission);
   });
 }
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "mixture_methods.hpp"
+#include "gaussian_common.hpp"
 
 namespace emkit::bindings {
 
@@ -98,42 +98,36 @@ inline void emission_from_state(const py::list& l, ProductStats& s) {
   item_from_state(l, 5, s.poisson);
 }
 
-// [shift, sum, scatter]
+// [shift, sum, scatter, parameters fingerprint]
 inline py::list emission_state(const GaussianStats& s) {
   py::list l;
   for (const RowMatrix* m : {&s.shift, &s.sum, &s.scatter}) l.append(state_matrix(*m));
+  l.append(s.parameters);
   return l;
 }
 inline void emission_from_state(const py::list& l, GaussianStats& s) {
-  check_state_size(l, 3);
+  check_state_size(l, 4);
   s.shift = matrix_from_state(l[0], "shift");
   s.sum = matrix_from_state(l[1], "sum");
   s.scatter = matrix_from_state(l[2], "scatter");
+  s.parameters = l[3].cast<std::uint64_t>();
   if (s.sum.rows() != s.shift.rows() || s.sum.cols() != s.shift.cols() || s.scatter.rows() != s.shift.rows())
     throw InvalidArgument("stats state: shift, sum and scatter have inconsistent shapes");
 }
 
-// [counts (K×M), then per state: shift, sum, scatter]
+// [counts (K×M), then per state the Gaussian state list above, as a list]
 inline py::list emission_state(const GaussianMixtureEmissionStats& s) {
   py::list l;
   l.append(state_matrix(s.counts));
-  for (const auto& g : s.states) {
-    l.append(state_matrix(g.shift));
-    l.append(state_matrix(g.sum));
-    l.append(state_matrix(g.scatter));
-  }
+  for (const auto& g : s.states) l.append(emission_state(g));
   return l;
 }
 inline void emission_from_state(const py::list& l, GaussianMixtureEmissionStats& s) {
   if (l.size() < 1) throw InvalidArgument("stats state: expected the emission arrays");
   s.counts = matrix_from_state(l[0], "counts");
-  check_state_size(l, 1 + 3 * static_cast<size_t>(s.counts.rows()));
+  check_state_size(l, 1 + static_cast<size_t>(s.counts.rows()));
   s.states.assign(static_cast<size_t>(s.counts.rows()), GaussianStats());
-  for (size_t k = 0; k < s.states.size(); ++k) {
-    s.states[k].shift = matrix_from_state(l[1 + 3 * k], "shift");
-    s.states[k].sum = matrix_from_state(l[2 + 3 * k], "sum");
-    s.states[k].scatter = matrix_from_state(l[3 + 3 * k], "scatter");
-  }
+  for (size_t k = 0; k < s.states.size(); ++k) emission_from_state(l[1 + k].cast<py::list>(), s.states[k]);
 }
 
 // ---- statistics computed at other parameters ---------------------------------------------------
@@ -141,21 +135,10 @@ inline void emission_from_state(const py::list& l, GaussianMixtureEmissionStats&
 // given to a model with those parameters. Families whose statistics are not centred accept any.
 template <class EmissionStats>
 void check_same_parameters(const EmissionStats&, const EmissionStats&) {}
-inline void check_same_parameters(const GaussianStats& a, const GaussianStats& b) {
-  if (a.scatter.cols() != b.scatter.cols() || a.shift.cols() != b.shift.cols() || a.shift.rows() != b.shift.rows())
-    throw InvalidArgument("stats: cannot add statistics of models of different shapes");
-  if (a.shift != b.shift)
-    throw InvalidArgument("stats: cannot add statistics computed at different parameters "
-                          "(their shifts differ); compute every chunk's e_step with the same model");
-}
 inline void check_same_parameters(const GaussianMixtureEmissionStats& a, const GaussianMixtureEmissionStats& b) {
   if (a.counts.rows() != b.counts.rows() || a.counts.cols() != b.counts.cols() || a.states.size() != b.states.size())
     throw InvalidArgument("stats: cannot add statistics of models of different shapes");
-  for (size_t k = 0; k < a.states.size(); ++k)
-    if (a.states[k].shift.rows() != b.states[k].shift.rows() || a.states[k].shift.cols() != b.states[k].shift.cols() ||
-        a.states[k].shift != b.states[k].shift)
-      throw InvalidArgument("stats: cannot add statistics computed at different parameters "
-                            "(their shifts differ); compute every chunk's e_step with the same model");
+  for (size_t k = 0; k < a.states.size(); ++k) check_same_parameters(a.states[k], b.states[k]);
 }
 
 template <class Emission>
@@ -163,20 +146,11 @@ void check_emission_stats(const Emission& e, const typename Emission::Stats& s) 
   (void)e;
   (void)s;
 }
-inline void check_emission_stats(const Gaussian& g, const GaussianStats& s) {
-  if (s.shift.cols() != g.n_features() || s.shift.rows() != g.n_states())
-    throw InvalidArgument("stats: shapes do not match the model");
-  if (s.shift != g.statistics_shift()) throw InvalidArgument("stats: computed at other parameters than the model's current ones");
-}
 inline void check_emission_stats(const GaussianMixtureEmission& e, const GaussianMixtureEmissionStats& s) {
   if (s.counts.rows() != e.n_states() || s.counts.cols() != e.n_mix() ||
       static_cast<Index>(s.states.size()) != e.n_states())
     throw InvalidArgument("stats: shapes do not match the model");
-  for (Index k = 0; k < e.n_states(); ++k)
-    if (s.states[static_cast<size_t>(k)].shift.rows() != e.n_mix() ||
-        s.states[static_cast<size_t>(k)].shift.cols() != e.n_features() ||
-        s.states[static_cast<size_t>(k)].shift != e.state(k).statistics_shift())
-      throw InvalidArgument("stats: computed at other parameters than the model's current ones");
+  for (Index k = 0; k < e.n_states(); ++k) check_emission_stats(e.state(k), s.states[static_cast<size_t>(k)]);
 }
 
 template <class Stats>

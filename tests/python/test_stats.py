@@ -57,3 +57,12 @@ def test_statistics_at_different_parameters_do_not_add():
     after = gm.e_step(X)
     with pytest.raises(ValueError, match="stats: cannot add statistics computed at different parameters"):
         before + after
+
+
+def test_pickled_statistics_remember_their_parameters():
+    X, _ = make_blobs(n=200, d=2, K=2, seed=6)
+    gm = emkit.GaussianMixture(2, random_state=0).initialize(X)
+    stale = pickle.loads(pickle.dumps(gm.e_step(X)))
+    gm.m_step(gm.e_step(X))
+    with pytest.raises(ValueError, match="stats: computed at other parameters"):
+        gm.m_step(stale)

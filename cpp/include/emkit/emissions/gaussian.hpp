@@ -26,6 +26,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <random>
@@ -156,6 +157,9 @@ struct GaussianStats {
   RowMatrix shift;    // K×d: the means the statistics are centred on
   RowMatrix sum;      // K×d
   RowMatrix scatter;  // full/tied: K×(d*d) row-major d×d blocks; diag/spherical: K×d
+  // Gaussian::parameters_fingerprint() of the parameters they were computed at: statistics of
+  // different parameters do not add up to an E-step (the shift alone need not tell them apart).
+  std::uint64_t parameters = 0;
 
   GaussianStats& operator+=(const GaussianStats& other) {
     sum += other.sum;
@@ -329,10 +333,25 @@ class Gaussian {
   // Statistics with another shift were computed at other parameters.
   RowMatrix statistics_shift() const { return centre().replicate(n_states(), 1); }
 
+  // A 64-bit FNV-1a hash of the bytes of the means and covariances: equal for equal parameters,
+  // different (but for a 2^-64 chance) after any M-step that moves them.
+  std::uint64_t parameters_fingerprint() const {
+    std::uint64_t hash = 14695981039346656037ull;
+    for (const RowMatrix* m : {&means_, &cov_}) {
+      const auto* bytes = reinterpret_cast<const unsigned char*>(m->data());
+      for (size_t b = 0; b < static_cast<size_t>(m->size()) * sizeof(double); ++b) {
+        hash ^= bytes[b];
+        hash *= 1099511628211ull;
+      }
+    }
+    return hash;
+  }
+
   Stats make_stats() const {
     const Index K = n_states(), d = n_features();
     Stats s;
     s.shift = statistics_shift();
+    s.parameters = parameters_fingerprint();
     s.sum = RowMatrix::Zero(K, d);
     s.scatter = RowMatrix::Zero(K, uses_full_scatter() ? d * d : d);
     return s;
