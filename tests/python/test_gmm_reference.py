@@ -108,3 +108,20 @@ def test_n_parameters_match_reference(covariance_type):
     n = X.shape[0]
     assert gm.bic(X) == pytest.approx(-2 * gm.score(X) * n + p * np.log(n), rel=1e-12)
     assert gm.aic(X) == pytest.approx(-2 * gm.score(X) * n + 2 * p, rel=1e-12)
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.05], ids=["complete", "missing"])
+def test_many_features_match_reference(covariance_type, missing):
+    # d >= 32: the full/tied kernels switch to triangular products and symmetric rank updates
+    # (Gaussian::kTriangularFeatures); n > 256 so that several blocks of rows are summed.
+    K = 3
+    X, _ = make_blobs(n=700, d=40, K=K, seed=12, missing=missing)
+    weights0, means0, cov0 = start_params(X, K, covariance_type)
+    expected = ref.fit(X, weights0, means0, cov0, covariance_type, 8, reg_covar=1e-6)
+    gm = emkit.GaussianMixture(
+        K, covariance_type=covariance_type, tol=0.0, max_iter=8, weights_init=weights0,
+        means_init=means0, covariances_init=cov0, reg_covar=1e-6,
+    ).fit(X)
+    assert_close(gm.history_, expected["history"], "objective history")
+    assert_close(gm.means_, expected["means"], "means")
+    assert_close(gm.covariances_, expected["covariances"], "covariances")

@@ -13,8 +13,8 @@
 // deviations from the centre.
 //
 // E-step: full/tied as one matrix product per block of rows and group of states with the
-// Cholesky factors of the precisions (see Workspace); diagonal/spherical as loops over the
-// block transposed, vectorised over rows.
+// Cholesky factors of the precisions (see Workspace); diagonal/spherical as one product of the
+// block's centred values and their squares with the precisions (see log_prob_rows).
 //
 // float32 rows (GaussianData::Xf) are never converted: the E-step's products and quadratic forms
 // and each block's (≤ kBlockRows rows) sums for the statistics are computed in float32; the
@@ -184,6 +184,10 @@ class Gaussian {
   static constexpr double kEmptyFraction = 1e-10;
   // Columns of one E-step matrix product (see Workspace).
   static constexpr Index kProductColumns = 256;
+  // From this many features on, the full-covariance kernels use triangular products (the E-step's
+  // (x - c) U_k with U_k triangular, the M-step's scatter as a symmetric rank update), which do
+  // half the arithmetic of a GEMM and, at these sizes, run nearly as fast per operation.
+  static constexpr Index kTriangularFeatures = 32;
 
   Gaussian(CovarianceType type, RowMatrix means, RowMatrix covariances, double reg_covar,
            std::optional<GaussianPrior> prior = std::nullopt)
@@ -248,8 +252,11 @@ class Gaussian {
   template <class T>
   struct ProductOperands {
     Eigen::Matrix<T, 1, Eigen::Dynamic> centre;
-    Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> factors;  // full/tied: d × (F·d), [U_0 … U_{F-1}]
-    Eigen::Matrix<T, 1, Eigen::Dynamic> offsets;               // 1 × (K·d): [b_0 … b_{K-1}]
+    // full/tied: d × (F·d), [U_0 … U_{F-1}]; diag/spherical: 2d × K (see log_prob_rows)
+    Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> factors;
+    // full/tied: 1 × (K·d), [b_0 … b_{K-1}]; diag/spherical: 1 × K, Σ_j b²_kj/σ²_kj
+    Eigen::Matrix<T, 1, Eigen::Dynamic> offsets;
+    Eigen::Matrix<T, 1, Eigen::Dynamic> mean_offsets;  // diag/spherical: 1 × (K·d), [b_0 … b_{K-1}]
   };
   struct Workspace {
     std::vector<Conditional> conditionals;  // [pattern * n_factor + factor], if cached
@@ -287,12 +294,24 @@ class Gaussian {
             (means_.row(k) - op.centre) * op.factors.middleCols(f * d, d).triangularView<Eigen::Upper>();
       }
     } else {
-      for (Index k = 0; k < K; ++k) op.offsets.segment(k * d, d) = means_.row(k) - op.centre;
+      // Column k of the 2d × K factor: [1/σ²_k ; -2 b_k/σ²_k]; offset k: Σ_j b²_kj/σ²_kj.
+      op.factors.resize(2 * d, K);
+      op.offsets.resize(K);
+      op.mean_offsets.resize(K * d);
+      for (Index k = 0; k < K; ++k) {
+        const RowVectorXd precision = variance_row(k).cwiseInverse();
+        const RowVectorXd b = means_.row(k) - op.centre;
+        op.factors.col(k).head(d) = precision.transpose();
+        op.factors.col(k).tail(d) = -2.0 * b.cwiseProduct(precision).transpose();
+        op.offsets[k] = b.cwiseProduct(b).dot(precision);
+        op.mean_offsets.segment(k * d, d) = b;
+      }
     }
     if (data.single_precision()) {
       ws.f32.centre = op.centre.cast<float>();
       ws.f32.factors = op.factors.cast<float>();
       ws.f32.offsets = op.offsets.cast<float>();
+      ws.f32.mean_offsets = op.mean_offsets.cast<float>();
     }
     if (!cache_conditionals || !uses_conditionals() || data.n_patterns() == 0) return ws;
     const Index P = data.n_patterns(), F = n_factors();
@@ -591,12 +610,17 @@ class Gaussian {
       const Index F = n_factors();
       const MatrixT xc = Xb.rowwise() - op.centre;
       // States per product: about kProductColumns columns keeps the product's output in cache.
-      const Index group = std::max<Index>(1, kProductColumns / d);
+      // From kTriangularFeatures on, one triangular product per state (half the work of a GEMM).
+      const bool triangular = d >= kTriangularFeatures;
+      const Index group = triangular ? 1 : std::max<Index>(1, kProductColumns / d);
       MatrixT y;  // column-major: each column of the product is contiguous over the rows
       Eigen::Array<T, Eigen::Dynamic, 1> quad(nb);
       for (Index f0 = 0; f0 < F; f0 += group) {
         const Index g = std::min(group, F - f0);
-        y.noalias() = xc * op.factors.middleCols(f0 * d, g * d);
+        if (triangular)
+          y.noalias() = xc * op.factors.middleCols(f0 * d, d).template triangularView<Eigen::Upper>();
+        else
+          y.noalias() = xc * op.factors.middleCols(f0 * d, g * d);
         // Tied: the one product serves every state.
         const Index k0 = type_ == CovarianceType::Tied ? 0 : f0;
         const Index k1 = type_ == CovarianceType::Tied ? K : f0 + g;
@@ -607,16 +631,28 @@ class Gaussian {
           out.col(k) = (-0.5 * (dd * kLog2Pi + log_det_[k]) - 0.5 * quad.template cast<double>()).matrix();
         }
       }
+    } else if constexpr (std::is_same_v<T, double>) {
+      // Σ_j ((x - c)_j - b_kj)²/σ²_kj = [(x - c)², x - c] · [1/σ²_k ; -2 b_k/σ²_k] + Σ_j b²_kj/σ²_kj:
+      // one (rows × 2d) by (2d × K) product for every state. Centring on c keeps the cancellation
+      // between the terms small (they are of the size of the spread of the means, in σ).
+      MatrixT z(nb, 2 * d);
+      z.rightCols(d) = Xb.rowwise() - op.centre;
+      z.leftCols(d) = z.rightCols(d).array().square();
+      MatrixT y;
+      y.noalias() = z * op.factors;
+      for (Index k = 0; k < K; ++k)
+        out.col(k) = (-0.5 * (dd * kLog2Pi + log_det_[k] + op.offsets[k]) - 0.5 * y.col(k).array()).matrix();
     } else {
-      // Vectorised over rows: the centred block transposed (features × rows), one pass per state
-      // and feature accumulating ((x - c) - b_k)² / σ².
+      // float32: that cancellation would cost float32 digits, so the direct form, vectorised over
+      // rows: the centred block transposed (features × rows), one pass per state and feature
+      // accumulating ((x - c) - b_k)² / σ².
       const RowMatrixT<T> xt = (Xb.rowwise() - op.centre).transpose();
       Eigen::Array<T, 1, Eigen::Dynamic> quad(nb);
       for (Index k = 0; k < K; ++k) {
         const auto var = variance_row(k);
         quad.setZero();
         for (Index j = 0; j < d; ++j)
-          quad += static_cast<T>(1.0 / var[j]) * (xt.row(j).array() - op.offsets[k * d + j]).square();
+          quad += static_cast<T>(1.0 / var[j]) * (xt.row(j).array() - op.mean_offsets[k * d + j]).square();
         out.col(k) = (-0.5 * (dd * kLog2Pi + log_det_[k]) - 0.5 * quad.template cast<double>()).transpose().matrix();
       }
     }
@@ -647,6 +683,19 @@ class Gaussian {
       // k, is one matrix product (x - c)^T [r_k0 ⊙ (x - c) … r_kg ⊙ (x - c)]. scatter row k
       // holds a symmetric d×d block: viewed column-major, the d × (K·d) matrix [S_0 … S_{K-1}].
       Eigen::Map<Matrix> scatter(stats.scatter.data(), d, K * d);
+      if (d >= kTriangularFeatures) {
+        // Per state, a symmetric rank update W^T W with W = √r_k ⊙ (x - c): half the work of the
+        // product below; the lower triangle is computed and mirrored.
+        MatrixT w(nb, d), lower(d, d);
+        for (Index k = 0; k < K; ++k) {
+          w = r.col(k).array().sqrt().matrix().asDiagonal() * xc;
+          lower.setZero();
+          lower.template selfadjointView<Eigen::Lower>().rankUpdate(w.transpose());
+          lower.template triangularView<Eigen::StrictlyUpper>() = lower.transpose().eval();
+          scatter.middleCols(k * d, d) += lower.template cast<double>();
+        }
+        return;
+      }
       const Index group = std::max<Index>(1, kProductColumns / d);
       MatrixT weighted;
       for (Index k0 = 0; k0 < K; k0 += group) {
