@@ -188,6 +188,9 @@ class Gaussian {
   // (x - c) U_k with U_k triangular, the M-step's scatter as a symmetric rank update), which do
   // half the arithmetic of a GEMM and, at these sizes, run nearly as fast per operation.
   static constexpr Index kTriangularFeatures = 32;
+  // Up to this many features, the products of a block are evaluated as dot products (Eigen's
+  // lazyProduct): a blocked GEMM's packing costs more than the arithmetic of such tiny products.
+  static constexpr Index kFewFeatures = 4;
 
   Gaussian(CovarianceType type, RowMatrix means, RowMatrix covariances, double reg_covar,
            std::optional<GaussianPrior> prior = std::nullopt)
@@ -588,14 +591,22 @@ class Gaussian {
     return rounded.allFinite() ? rounded : mean;  // means beyond float32's range: only float64 rows
   }
 
-  // dst += a·b, the product evaluated in the operands' precision and added in float64.
+  // dst += a·b, the product evaluated in the operands' precision and added in float64. lazy: as
+  // dot products instead of a blocked GEMM, faster for the tiny products of few features.
   template <class Dst, class A, class B>
-  static void add_product(Dst&& dst, const A& a, const B& b) {
+  static void add_product(Dst&& dst, const A& a, const B& b, bool lazy) {
     using T = typename A::Scalar;
     if constexpr (std::is_same_v<T, double>) {
-      dst.noalias() += a * b;
+      if (lazy)
+        dst.noalias() += a.lazyProduct(b);
+      else
+        dst.noalias() += a * b;
     } else {
-      const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> product = a * b;
+      Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> product;
+      if (lazy)
+        product.noalias() = a.lazyProduct(b);
+      else
+        product.noalias() = a * b;
       dst += product.template cast<double>();
     }
   }
@@ -619,6 +630,8 @@ class Gaussian {
         const Index g = std::min(group, F - f0);
         if (triangular)
           y.noalias() = xc * op.factors.middleCols(f0 * d, d).template triangularView<Eigen::Upper>();
+        else if (d <= kFewFeatures)
+          y.noalias() = xc.lazyProduct(op.factors.middleCols(f0 * d, g * d));
         else
           y.noalias() = xc * op.factors.middleCols(f0 * d, g * d);
         // Tied: the one product serves every state.
@@ -639,7 +652,10 @@ class Gaussian {
       z.rightCols(d) = Xb.rowwise() - op.centre;
       z.leftCols(d) = z.rightCols(d).array().square();
       MatrixT y;
-      y.noalias() = z * op.factors;
+      if (d <= kFewFeatures)
+        y.noalias() = z.lazyProduct(op.factors);
+      else
+        y.noalias() = z * op.factors;
       for (Index k = 0; k < K; ++k)
         out.col(k) = (-0.5 * (dd * kLog2Pi + log_det_[k] + op.offsets[k]) - 0.5 * y.col(k).array()).matrix();
     } else {
@@ -677,7 +693,7 @@ class Gaussian {
           r.row(i).setZero();
         }
     }
-    add_product(stats.sum, r.transpose(), xc);
+    add_product(stats.sum, r.transpose(), xc, /*lazy=*/d <= 2 * kFewFeatures);
     if (uses_full_scatter()) {
       // The scatter of a group of states, Σ_i (x_i - c)(r_ik (x_i - c))^T side by side for each
       // k, is one matrix product (x - c)^T [r_k0 ⊙ (x - c) … r_kg ⊙ (x - c)]. scatter row k
@@ -702,12 +718,12 @@ class Gaussian {
         const Index g = std::min(group, K - k0);
         weighted.resize(nb, g * d);
         for (Index k = k0; k < k0 + g; ++k) weighted.middleCols((k - k0) * d, d) = r.col(k).asDiagonal() * xc;
-        add_product(scatter.middleCols(k0 * d, g * d), xc.transpose(), weighted);
+        add_product(scatter.middleCols(k0 * d, g * d), xc.transpose(), weighted, /*lazy=*/d <= kFewFeatures);
       }
     } else {
       // Σ_i r_ik (x_i - c)² for every state: one product r^T (x - c)².
       const MatrixT squares = xc.array().square().matrix();
-      add_product(stats.scatter, r.transpose(), squares);
+      add_product(stats.scatter, r.transpose(), squares, /*lazy=*/d <= 2 * kFewFeatures);
     }
   }
 

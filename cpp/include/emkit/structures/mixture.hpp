@@ -94,29 +94,45 @@ class Mixture {
           Vector shift(nb), log_sum(nb);
           emission_.log_prob(data.emission, ws, begin, end, resp);
           // Per row: log p(x_i, k) shifted by its maximum; then one vectorised exp over the block,
-          // the row sums s_i, log p(x_i) = shift_i + log s_i, responsibilities e / s_i.
+          // the row sums s_i, log p(x_i) = shift_i + log s_i, responsibilities e / s_i. Plain loops
+          // over the K entries of a row: Eigen's per-row expressions cost more than the work when
+          // K is small.
+          const double* log_w = log_weights.data();
           for (Index i = 0; i < nb; ++i) {
-            auto row = resp.row(i);
-            row += log_weights.transpose();
-            shift[i] = row.maxCoeff();
-            row.array() -= shift[i];
+            double* row = resp.data() + i * K;
+            double top = kNegInf;
+            for (Index k = 0; k < K; ++k) {
+              row[k] += log_w[k];
+              top = std::max(top, row[k]);
+            }
+            for (Index k = 0; k < K; ++k) row[k] -= top;
+            shift[i] = top;
           }
           vmath::exp_in_place(resp.data(), nb * K);
+          Vector row_sum(nb);
           for (Index i = 0; i < nb; ++i) {
-            const double s = resp.row(i).sum();
+            const double* row = resp.data() + i * K;
+            double s = 0.0;
+            for (Index k = 0; k < K; ++k) s += row[k];
+            row_sum[i] = s;
             // A row with a non-finite maximum (every state impossible) gets log p = that maximum and
             // NaN responsibilities, as log-sum-exp would: the driver reports the objective.
             log_sum[i] = std::isfinite(shift[i]) ? s : 1.0;
           }
           vmath::log_of_array(log_sum.data(), log_sum.data(), nb);
+          double* resp_sum = acc.resp_sum.data();
           for (Index i = 0; i < nb; ++i) {
             const double w = data.weight(begin + i);
             const double log_norm = std::isfinite(shift[i]) ? shift[i] + log_sum[i] : shift[i];
-            resp.row(i) *= w / resp.row(i).sum();
+            const double scale = w / row_sum[i];
+            double* row = resp.data() + i * K;
+            for (Index k = 0; k < K; ++k) {
+              row[k] *= scale;
+              resp_sum[k] += row[k];
+            }
             if (w != 0.0) acc.loglik += w * log_norm;
             acc.total_weight += w;
           }
-          acc.resp_sum += resp.colwise().sum().transpose();
           emission_.accumulate(data.emission, ws, begin, end, resp, acc.emission);
         });
   }
