@@ -286,6 +286,38 @@ struct ChainKernels {
     }
   }
 
+  // e -= max_k e_k; returns the maximum (fixed-size reductions when KF > 0).
+  static double shift_row(double* e, Index K) {
+    if constexpr (KF > 0) {
+      Eigen::Map<Eigen::Array<double, KF, 1>> row(e);
+      const double shift = row.maxCoeff();
+      row -= shift;
+      return shift;
+    } else {
+      Eigen::Map<Vector> row(e, K);
+      const double shift = row.maxCoeff();
+      row.array() -= shift;
+      return shift;
+    }
+  }
+
+  // a = 0 where a == 0, else a ⊙ b; returns Σ_k a_k (packet partial sums in a fixed order).
+  static double posterior_row(double* __restrict a, const double* __restrict b, Index K) {
+    if constexpr (KF > 0) {
+      namespace ei = Eigen::internal;
+      const Packet zero = ei::pset1<Packet>(0.0);
+      Packet g[kVectors];
+      for (int u = 0; u < kVectors; ++u) {
+        const Packet au = ei::ploadu<Packet>(a + u * kPacket);
+        g[u] = ei::pandnot(ei::pmul(au, ei::ploadu<Packet>(b + u * kPacket)), ei::pcmp_eq(au, zero));
+        ei::pstoreu(a + u * kPacket, g[u]);
+      }
+      return ei::predux(tree_sum<kVectors>(g));
+    } else {
+      return vmath::masked_product_sum(a, b, K);
+    }
+  }
+
   // Scaled forward pass (see forward_scaled). The recursion runs on the unnormalised α̃_t =
   // (α̂_{t-1}ᵀ A) ⊙ e_t computed as (α̃_{t-1}ᵀ A) · (1/c_{t-1}) ⊙ e_t, so that the normalising
   // sum and division of a step run beside the next step's product instead of before it.
@@ -303,13 +335,11 @@ struct ChainKernels {
       const Index n = std::min(kStepBlock, T - t0);
       double shift_sum = 0.0;
       for (Index t = t0; t < t0 + n; ++t) {
-        Eigen::Map<Vector> e(&lik(t, 0), K);
         // (A NaN may escape the maximum; it then makes c NaN below, and the log-space pass decides.)
-        const double shift = e.maxCoeff();
+        const double shift = shift_row(&lik(t, 0), K);
         if (!std::isfinite(shift)) return kNaN;  // every state impossible: the log-space pass decides
         shift_sum += shift;
-        e.array() -= shift;
-        if (!contiguous) vmath::exp_in_place(e.data(), K);
+        if (!contiguous) vmath::exp_in_place(&lik(t, 0), K);
       }
       if (contiguous) vmath::exp_in_place(&lik(t0, 0), n * K);
       for (Index t = t0; t < t0 + n; ++t) {
@@ -389,7 +419,7 @@ struct ChainKernels {
       }
       for (Index t = t0; t < t1; ++t) {
         double* a = alpha.data() + t * alpha_stride;
-        const double total = vmath::masked_product_sum(a, &beta(t - t0, 0), K);  // γ_t ∝ α̂_t ⊙ β̂_t
+        const double total = posterior_row(a, &beta(t - t0, 0), K);  // γ_t ∝ α̂_t ⊙ β̂_t
         if (!(std::abs(total - 1.0) <= kPosteriorSlack)) return false;  // also catches NaN and ∞
         const double inverse = 1.0 / total;
         for (Index k = 0; k < K; ++k) a[k] *= inverse;
