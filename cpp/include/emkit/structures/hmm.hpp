@@ -151,8 +151,11 @@ struct ChainKernels {
   static constexpr int kVectors = KF > 0 ? KF / kPacket : 1;  // SIMD vectors per K-vector
   static constexpr int kSums = KF <= 0 ? 1 : std::max(1, std::min({4, KF, kRegisters / 2 / kVectors}));
   // Rows of the transition-flow product per pass: their accumulators and broadcasts fit in registers.
-  static constexpr int kFlowRows =
-      KF <= 0 ? 1 : (4 * (kVectors + 1) < kRegisters ? 4 : (2 * (kVectors + 1) < kRegisters ? 2 : 1));
+  // (4, 2 or 1, dividing KF.)
+  static constexpr int kFlowRows = KF <= 0                                           ? 1
+                                   : KF % 4 == 0 && 4 * (kVectors + 1) < kRegisters ? 4
+                                   : KF % 2 == 0 && 2 * (kVectors + 1) < kRegisters ? 2
+                                                                                     : 1;
   static_assert(KF % kPacket == 0, "fixed-size chain kernels need whole SIMD vectors");
 
   // acc = Σ_i x_i M_i· (M row-major KF×KF) in registers: kSums interleaved partial sums, added
