@@ -18,18 +18,19 @@ inline GaussianData gaussian_data(const RealArray& X, bool allow_unobserved_rows
 }
 
 // Gaussian statistics can be added only when computed at the same parameters, and given to an
-// M-step only by a model still at those parameters (the fingerprint; the shift's shape for shapes).
+// M-step only by a model still at those parameters (the fingerprint, which also fixes the shift:
+// it is a function of the means; the shift's shape for shapes).
 inline void check_same_parameters(const GaussianStats& a, const GaussianStats& b) {
   if (a.scatter.cols() != b.scatter.cols() || a.shift.cols() != b.shift.cols() || a.shift.rows() != b.shift.rows())
     throw InvalidArgument("stats: cannot add statistics of models of different shapes");
-  if (a.parameters != b.parameters || a.shift != b.shift)
+  if (a.parameters != b.parameters)
     throw InvalidArgument("stats: cannot add statistics computed at different parameters; compute every "
                           "chunk's e_step with the same model");
 }
 inline void check_emission_stats(const Gaussian& g, const GaussianStats& s) {
   if (s.shift.cols() != g.n_features() || s.shift.rows() != g.n_states())
     throw InvalidArgument("stats: shapes do not match the model");
-  if (s.parameters != g.parameters_fingerprint() || s.shift != g.statistics_shift())
+  if (s.parameters != g.parameters_fingerprint())
     throw InvalidArgument("stats: computed at other parameters than the model's current ones");
 }
 

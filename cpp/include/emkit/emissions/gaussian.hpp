@@ -352,22 +352,12 @@ class Gaussian {
 
   // What the statistics are centred on (K×d), a function of the current means: every state on the
   // mean of the means, so that a block's statistics are one matrix product (see accumulate).
-  // Statistics with another shift were computed at other parameters.
   RowMatrix statistics_shift() const { return centre().replicate(n_states(), 1); }
 
   // A 64-bit FNV-1a hash of the bytes of the means and covariances: equal for equal parameters,
-  // different (but for a 2^-64 chance) after any M-step that moves them.
-  std::uint64_t parameters_fingerprint() const {
-    std::uint64_t hash = 14695981039346656037ull;
-    for (const RowMatrix* m : {&means_, &cov_}) {
-      const auto* bytes = reinterpret_cast<const unsigned char*>(m->data());
-      for (size_t b = 0; b < static_cast<size_t>(m->size()) * sizeof(double); ++b) {
-        hash ^= bytes[b];
-        hash *= 1099511628211ull;
-      }
-    }
-    return hash;
-  }
+  // different (but for a 2^-64 chance) after any M-step that moves them. Computed once per change
+  // of the parameters (set_covariances), not per statistics object.
+  std::uint64_t parameters_fingerprint() const { return fingerprint_; }
 
   Stats make_stats() const {
     const Index K = n_states(), d = n_features();
@@ -582,6 +572,19 @@ class Gaussian {
   std::optional<GaussianPrior> prior_;
   std::vector<Matrix> chol_;  // full: K, tied: 1 lower factors
   Vector log_det_;            // log|Sigma_k| per state
+  std::uint64_t fingerprint_ = 0;  // parameters_fingerprint()
+
+  static std::uint64_t hash_parameters(const RowMatrix& means, const RowMatrix& cov) {
+    std::uint64_t hash = 14695981039346656037ull;
+    for (const RowMatrix* m : {&means, &cov}) {
+      const auto* bytes = reinterpret_cast<const unsigned char*>(m->data());
+      for (size_t b = 0; b < static_cast<size_t>(m->size()) * sizeof(double); ++b) {
+        hash ^= bytes[b];
+        hash *= 1099511628211ull;
+      }
+    }
+    return hash;
+  }
 
   // The common centre c of the statistics and of the E-step: the mean of the means, rounded to
   // float32 (exact for the float32 kernels, and as good a centre for the float64 ones).
@@ -808,6 +811,7 @@ class Gaussian {
       }
     }
     cov_ = cov;
+    fingerprint_ = hash_parameters(means_, cov_);
   }
 
   void check_prior(const GaussianPrior& pr) const {
