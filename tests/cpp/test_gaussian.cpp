@@ -215,6 +215,74 @@ TEST(e_step_statistics_are_additive_over_rows) {
   }
 }
 
+TEST(small_products_equal_the_plain_triple_loop) {
+  // Every tile shape and remainder: m over a few tiles, n over 1..5 packets, both stride layouts.
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  const Index P = small_products::kPacket;
+  for (const Index m : {1, 2, 3, 4, 5, 7, 13})
+    for (Index packets = 1; packets <= 5; ++packets)
+      for (const Index depth : {1, 2, 9, 33}) {
+        const Index n = packets * P;
+        CHECK(small_products::applies(n));
+        const Index L = std::max(m, depth);
+        Eigen::MatrixXd A(L + 2, L + 1);  // column-major, a leading dimension above both m and depth
+        for (Index i = 0; i < A.size(); ++i) A.data()[i] = uniform(rng);
+        RowMatrix B(depth, n + 3);  // rows longer than n
+        for (Index i = 0; i < B.size(); ++i) B.data()[i] = uniform(rng);
+        for (const bool transposed : {false, true}) {
+          // A(a, t) = A[a + t·ld] or, transposed, A[t + a·ld].
+          const Index sa = transposed ? A.outerStride() : 1, st = transposed ? 1 : A.outerStride();
+          RowMatrix C = RowMatrix::Constant(m, n + 1, kNaN);
+          small_products::multiply(m, n, depth, A.data(), sa, st, B.data(), B.outerStride(), C.data(),
+                                   C.outerStride());
+          double worst = 0.0;
+          for (Index a = 0; a < m; ++a)
+            for (Index b = 0; b < n; ++b) {
+              double expected = 0.0;
+              for (Index t = 0; t < depth; ++t) expected += A.data()[a * sa + t * st] * B(t, b);
+              worst = std::max(worst, std::abs(C(a, b) - expected));
+            }
+          CHECK(worst < 1e-13 * static_cast<double>(depth));
+          CHECK(std::isnan(C(0, n)));  // nothing written beyond column n
+        }
+      }
+}
+
+TEST(e_step_statistics_do_not_depend_on_the_block_cache) {
+  // Mixture::e_step hands the E-step's centred block to accumulate (Gaussian::BlockCache): the
+  // statistics must equal those accumulated from the rows alone, with and without missing entries,
+  // for a number of states that takes small_products (8) and one that does not (3).
+  const Index d = 5;
+  for (const double missing : {0.0, 0.05})
+    for (const Index K : {3, 8}) {
+      const RowMatrix X = clustered_data(1500, d, 17, missing);
+      RowMatrix means(K, d);
+      for (Index k = 0; k < K; ++k)
+        for (Index j = 0; j < d; ++j) means(k, j) = static_cast<double>((k * 7 + j * 3) % 11) - 3.0;
+      for (const CovarianceType type : kAllTypes) {
+        const Mixture<Gaussian> model(Vector::Constant(K, 1.0 / static_cast<double>(K)),
+                                      identity_gaussian(type, means));
+        const MixtureData<Gaussian> data{GaussianData(X.data(), X.rows(), d), Vector()};
+        const auto cached = model.e_step(data, 1);
+        // The same E-step by hand, without the cache.
+        const Gaussian& g = model.emission();
+        const auto ws = g.prepare(data.emission, 1);
+        Gaussian::Stats plain = g.make_stats();
+        const RowMatrix lp = log_prob(g, X);
+        for (Index i = 0; i < X.rows(); ++i) {
+          RowMatrix r(1, K);
+          for (Index k = 0; k < K; ++k) r(0, k) = lp(i, k) + std::log(model.weights()[k]);
+          r = (r.array() - log_sum_exp(r.row(0))).exp().matrix();
+          g.accumulate(data.emission, ws, i, i + 1, r, plain);
+        }
+        const double scale = cached.emission.scatter.cwiseAbs().maxCoeff();
+        CHECK((cached.emission.sum - plain.sum).cwiseAbs().maxCoeff() < 1e-10 * scale);
+        CHECK((cached.emission.scatter - plain.scatter).cwiseAbs().maxCoeff() < 1e-10 * scale);
+      }
+    }
+}
+
 TEST(fit_is_bit_identical_for_1_2_and_4_threads) {
   std::printf("    (OpenMP %s)\n", openmp_enabled() ? "enabled" : "disabled: trivially identical");
   const RowMatrix X = clustered_data(3000, 3, 11, 0.05);  // 12 blocks, 12 chunks

@@ -227,5 +227,60 @@ inline double masked_product_sum(double* __restrict a, const double* __restrict 
   return total;
 }
 
+// Row operations on an n × K row-major block with K a multiple of the packet size
+// (rows_in_packets(K)), in packets: GCC does not vectorise the maximum or the sums written as plain
+// loops (it may not reorder them). Sums go lane by lane, then across the lanes in a fixed order:
+// the results depend only on K and the values.
+inline bool rows_in_packets(Index K) { return K > 0 && K % detail::kPacketSize == 0; }
+
+namespace rows {
+namespace ei = Eigen::internal;
+using detail::Packet;
+constexpr Index S = detail::kPacketSize;
+
+// x[i, k] += add[k]; top[i] = max_k x[i, k]; x[i, k] -= top[i]. A row whose maximum is not finite
+// is left at x + add, minus that maximum, as the plain loop leaves it.
+inline void add_and_shift(double* __restrict x, Index n, Index K, const double* __restrict add,
+                          double* __restrict top) {
+  for (Index i = 0; i < n; ++i) {
+    double* row = x + i * K;
+    Packet m = ei::pset1<Packet>(-std::numeric_limits<double>::infinity());
+    for (Index k = 0; k < K; k += S) {
+      const Packet v = ei::padd(ei::ploadu<Packet>(row + k), ei::ploadu<Packet>(add + k));
+      ei::pstoreu(row + k, v);
+      m = ei::pmax(m, v);
+    }
+    const double t = ei::predux_max(m);
+    const Packet tp = ei::pset1<Packet>(t);
+    for (Index k = 0; k < K; k += S) ei::pstoreu(row + k, ei::psub(ei::ploadu<Packet>(row + k), tp));
+    top[i] = t;
+  }
+}
+
+// sums[i] = Σ_k x[i, k].
+inline void sums(const double* __restrict x, Index n, Index K, double* __restrict out) {
+  for (Index i = 0; i < n; ++i) {
+    const double* row = x + i * K;
+    Packet acc = ei::ploadu<Packet>(row);
+    for (Index k = S; k < K; k += S) acc = ei::padd(acc, ei::ploadu<Packet>(row + k));
+    out[i] = ei::predux(acc);
+  }
+}
+
+// x[i, k] *= scale[i]; column_sums[k] += x[i, k] (row after row).
+inline void scale_and_sum_columns(double* __restrict x, Index n, Index K, const double* __restrict scale,
+                                  double* __restrict column_sums) {
+  for (Index i = 0; i < n; ++i) {
+    double* row = x + i * K;
+    const Packet f = ei::pset1<Packet>(scale[i]);
+    for (Index k = 0; k < K; k += S) {
+      const Packet v = ei::pmul(ei::ploadu<Packet>(row + k), f);
+      ei::pstoreu(row + k, v);
+      ei::pstoreu(column_sums + k, ei::padd(ei::ploadu<Packet>(column_sums + k), v));
+    }
+  }
+}
+}  // namespace rows
+
 }  // namespace vmath
 }  // namespace emkit

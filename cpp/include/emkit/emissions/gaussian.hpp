@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "../parallel.hpp"
+#include "../small_products.hpp"
 #include "../types.hpp"
 
 namespace emkit {
@@ -255,11 +256,24 @@ class Gaussian {
   template <class T>
   struct ProductOperands {
     Eigen::Matrix<T, 1, Eigen::Dynamic> centre;
-    // full/tied: d × (F·d), [U_0 … U_{F-1}]; diag/spherical: 2d × K (see log_prob_rows)
+    // full/tied: d × (F·d), [U_0 … U_{F-1}]; diag/spherical, float64 rows: K × (2d+1), the
+    // transpose of the product's right operand (see log_prob_rows); diag/spherical, float32: unused
     Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> factors;
-    // full/tied: 1 × (K·d), [b_0 … b_{K-1}]; diag/spherical: 1 × K, Σ_j b²_kj/σ²_kj
+    // full/tied: 1 × (K·d), [b_0 … b_{K-1}]; diag/spherical, float32 rows: 1 × (K·d), the same
+    // b_k = μ_k - c, with precisions 1 × (K·d), [1/σ²_0 … 1/σ²_{K-1}]
     Eigen::Matrix<T, 1, Eigen::Dynamic> offsets;
-    Eigen::Matrix<T, 1, Eigen::Dynamic> mean_offsets;  // diag/spherical: 1 × (K·d), [b_0 … b_{K-1}]
+    Eigen::Matrix<T, 1, Eigen::Dynamic> precisions;
+  };
+  // What the E-step of one block of float64 rows leaves for its statistics, so that they need not
+  // be formed twice (Mixture::e_step hands one to log_prob, then to accumulate, per block): the
+  // centred block, x - c for full/tied, [(x - c)², x - c, 1] for diag/spherical (log_prob_rows),
+  // column-major, for the rows [begin, begin + rows) of the data. Only a block without missing
+  // entries is kept (rows == 0 otherwise).
+  struct BlockCache {
+    Matrix centred;
+    Index begin = 0;
+    Index rows = 0;
+    bool holds(Index b, Index n) const { return rows > 0 && begin == b && rows == n; }
   };
   struct Workspace {
     std::vector<Conditional> conditionals;  // [pattern * n_factor + factor], if cached
@@ -296,25 +310,30 @@ class Gaussian {
         op.offsets.segment(k * d, d).noalias() =
             (means_.row(k) - op.centre) * op.factors.middleCols(f * d, d).triangularView<Eigen::Upper>();
       }
-    } else {
-      // Column k of the 2d × K factor: [1/σ²_k ; -2 b_k/σ²_k]; offset k: Σ_j b²_kj/σ²_kj.
-      op.factors.resize(2 * d, K);
-      op.offsets.resize(K);
-      op.mean_offsets.resize(K * d);
+    } else if (!data.single_precision()) {
+      // Row k of the K × (2d+1) factor: [-½/σ²_k, b_k/σ²_k, -½ (d log 2π + log|Σ_k| + Σ_j b²_kj/σ²_kj)].
+      const double dd = static_cast<double>(d);
+      op.factors.resize(K, 2 * d + 1);
       for (Index k = 0; k < K; ++k) {
         const RowVectorXd precision = variance_row(k).cwiseInverse();
         const RowVectorXd b = means_.row(k) - op.centre;
-        op.factors.col(k).head(d) = precision.transpose();
-        op.factors.col(k).tail(d) = -2.0 * b.cwiseProduct(precision).transpose();
-        op.offsets[k] = b.cwiseProduct(b).dot(precision);
-        op.mean_offsets.segment(k * d, d) = b;
+        op.factors.row(k).head(d) = -0.5 * precision;
+        op.factors.row(k).segment(d, d) = b.cwiseProduct(precision);
+        op.factors(k, 2 * d) = -0.5 * (dd * kLog2Pi + log_det_[k] + b.cwiseProduct(b).dot(precision));
+      }
+    } else {
+      op.offsets.resize(K * d);
+      op.precisions.resize(K * d);
+      for (Index k = 0; k < K; ++k) {
+        op.offsets.segment(k * d, d) = means_.row(k) - op.centre;
+        op.precisions.segment(k * d, d) = variance_row(k).cwiseInverse();
       }
     }
     if (data.single_precision()) {
       ws.f32.centre = op.centre.cast<float>();
       ws.f32.factors = op.factors.cast<float>();
       ws.f32.offsets = op.offsets.cast<float>();
-      ws.f32.mean_offsets = op.mean_offsets.cast<float>();
+      ws.f32.precisions = op.precisions.cast<float>();
     }
     if (!cache_conditionals || !uses_conditionals() || data.n_patterns() == 0) return ws;
     const Index P = data.n_patterns(), F = n_factors();
@@ -334,15 +353,26 @@ class Gaussian {
   // ---- E-step kernels --------------------------------------------------------------------
   // log p(x_i | z = k) for the rows [begin, end): out is (end-begin)×K. float32 rows: the
   // quadratic forms are computed in float32, the normalising constants added in float64.
-  void log_prob(const Data& data, const Workspace& ws, Index begin, Index end,
-                Eigen::Ref<RowMatrix> out) const {
+  // cache: where to keep the block's centred values for accumulate (see BlockCache), or null.
+  void log_prob(const Data& data, const Workspace& ws, Index begin, Index end, Eigen::Ref<RowMatrix> out,
+                BlockCache* cache = nullptr) const {
     const Index K = n_states(), nb = end - begin;
+    const bool complete = data.range_complete(begin, end);
+    Matrix* keep = nullptr;
+    if (cache) {
+      cache->rows = 0;
+      if (complete && !data.single_precision() && nb <= kBlockRows) {
+        keep = &cache->centred;
+        cache->begin = begin;
+        cache->rows = nb;
+      }
+    }
     // Rows with missing entries get meaningless values here and are redone one by one below.
     if (data.single_precision())
-      log_prob_rows<float>(data.rows<float>(begin, nb), ws.f32, out);
+      log_prob_rows<float>(data.rows<float>(begin, nb), ws.f32, out, nullptr);
     else
-      log_prob_rows<double>(data.rows<double>(begin, nb), ws.f64, out);
-    if (data.range_complete(begin, end)) return;
+      log_prob_rows<double>(data.rows<double>(begin, nb), ws.f64, out, keep);
+    if (complete) return;
     for (Index i = begin; i < end; ++i) {
       const int p = data.pattern_of_row[i];
       if (p < 0) continue;
@@ -372,16 +402,22 @@ class Gaussian {
   // Adds the rows [begin, end) with (weighted) responsibilities resp ((end-begin)×K), a block of
   // at most kBlockRows rows at a time. float32 rows: each block's sums are computed in float32
   // and added to the float64 statistics.
+  // cache: what log_prob kept of these rows (BlockCache), or null.
   void accumulate(const Data& data, const Workspace& ws, Index begin, Index end,
-                  const Eigen::Ref<const RowMatrix>& resp, Stats& stats) const {
+                  const Eigen::Ref<const RowMatrix>& resp, Stats& stats, const BlockCache* cache = nullptr) const {
     const Index K = n_states(), d = n_features();
     for (Index b = begin; b < end; b += kBlockRows) {
       const Index e = std::min(end, b + kBlockRows);
       const auto block_resp = resp.middleRows(b - begin, e - b);
-      if (data.single_precision())
-        accumulate_rows<float>(data, data.rows<float>(b, e - b), b, block_resp, stats);
-      else
-        accumulate_rows<double>(data, data.rows<double>(b, e - b), b, block_resp, stats);
+      if (data.single_precision()) {
+        accumulate_rows<float>(data, data.rows<float>(b, e - b), b, block_resp, stats, nullptr);
+      } else {
+        // The cached block is centred on c, as these statistics are (make_stats) unless they were
+        // made for other parameters.
+        const bool use_cache = cache && cache->holds(b, e - b) && stats.parameters == fingerprint_;
+        accumulate_rows<double>(data, data.rows<double>(b, e - b), b, block_resp, stats,
+                                use_cache ? &cache->centred : nullptr);
+      }
     }
     if (data.range_complete(begin, end)) return;
     Vector filled(d), z(d);
@@ -614,15 +650,22 @@ class Gaussian {
     }
   }
 
-  // The E-step of the rows Xb (scalar type T) as if none had a missing entry.
+  // The E-step of the rows Xb (scalar type T) as if none had a missing entry. keep (float64 only):
+  // where to build the centred block (BlockCache::centred), or null.
   template <class T, class Rows>
-  void log_prob_rows(const Rows& Xb, const ProductOperands<T>& op, Eigen::Ref<RowMatrix> out) const {
+  void log_prob_rows(const Rows& Xb, const ProductOperands<T>& op, Eigen::Ref<RowMatrix> out, Matrix* keep) const {
     using MatrixT = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
     const Index K = n_states(), d = n_features(), nb = Xb.rows();
     const double dd = static_cast<double>(d);
+    MatrixT local;
+    MatrixT* centred = &local;
+    if constexpr (std::is_same_v<T, double>) {
+      if (keep) centred = keep;
+    }
     if (uses_full_scatter()) {
       const Index F = n_factors();
-      const MatrixT xc = Xb.rowwise() - op.centre;
+      MatrixT& xc = *centred;
+      xc = Xb.rowwise() - op.centre;
       // States per product: about kProductColumns columns keeps the product's output in cache.
       // From kTriangularFeatures on, one triangular product per state (half the work of a GEMM).
       const bool triangular = d >= kTriangularFeatures;
@@ -648,19 +691,23 @@ class Gaussian {
         }
       }
     } else if constexpr (std::is_same_v<T, double>) {
-      // Σ_j ((x - c)_j - b_kj)²/σ²_kj = [(x - c)², x - c] · [1/σ²_k ; -2 b_k/σ²_k] + Σ_j b²_kj/σ²_kj:
-      // one (rows × 2d) by (2d × K) product for every state. Centring on c keeps the cancellation
-      // between the terms small (they are of the size of the spread of the means, in σ).
-      MatrixT z(nb, 2 * d);
-      z.rightCols(d) = Xb.rowwise() - op.centre;
-      z.leftCols(d) = z.rightCols(d).array().square();
-      MatrixT y;
-      if (d <= kFewFeatures)
-        y.noalias() = z.lazyProduct(op.factors);
+      // log N_k(x) = -½ Σ_j ((x - c)_j - b_kj)²/σ²_kj - ½ (d log 2π + log|Σ_k|)
+      //            = [(x - c)², x - c, 1] · [-½/σ²_k ; b_k/σ²_k ; -½ (d log 2π + log|Σ_k| + Σ_j b²_kj/σ²_kj)]:
+      // one (rows × (2d+1)) by ((2d+1) × K) product for every state, written straight into out
+      // (small_products where K is a whole number of SIMD packets). Centring on c keeps the
+      // cancellation between the terms small (they are of the size of the spread of the means, in σ).
+      MatrixT& z = *centred;
+      z.resize(nb, 2 * d + 1);
+      z.middleCols(d, d) = Xb.rowwise() - op.centre;
+      z.leftCols(d) = z.middleCols(d, d).array().square();
+      z.col(2 * d).setOnes();
+      if (small_products::applies(K))
+        small_products::multiply(nb, K, 2 * d + 1, z.data(), 1, nb, op.factors.data(), K, out.data(),
+                                 out.outerStride());
+      else if (d <= kFewFeatures)
+        out.noalias() = z.lazyProduct(op.factors.transpose());
       else
-        y.noalias() = z * op.factors;
-      for (Index k = 0; k < K; ++k)
-        out.col(k) = (-0.5 * (dd * kLog2Pi + log_det_[k] + op.offsets[k]) - 0.5 * y.col(k).array()).matrix();
+        out.noalias() = z * op.factors.transpose();
     } else {
       // float32: that cancellation would cost float32 digits, so the direct form, vectorised over
       // rows: the centred block transposed (features × rows), one pass per state and feature
@@ -668,10 +715,9 @@ class Gaussian {
       const RowMatrixT<T> xt = (Xb.rowwise() - op.centre).transpose();
       Eigen::Array<T, 1, Eigen::Dynamic> quad(nb);
       for (Index k = 0; k < K; ++k) {
-        const auto var = variance_row(k);
         quad.setZero();
         for (Index j = 0; j < d; ++j)
-          quad += static_cast<T>(1.0 / var[j]) * (xt.row(j).array() - op.mean_offsets[k * d + j]).square();
+          quad += op.precisions[k * d + j] * (xt.row(j).array() - op.offsets[k * d + j]).square();
         out.col(k) = (-0.5 * (dd * kLog2Pi + log_det_[k]) - 0.5 * quad.template cast<double>()).transpose().matrix();
       }
     }
@@ -679,54 +725,99 @@ class Gaussian {
 
   // Adds the block of rows Xb (scalar type T; rows [begin, begin + Xb.rows()) of data) with
   // responsibilities resp, except its incomplete rows (accumulate adds those one by one).
+  // centred (float64, complete blocks only): the block as log_prob_rows centred it, or null.
   template <class T, class Rows>
   void accumulate_rows(const Data& data, const Rows& Xb, Index begin, const Eigen::Ref<const RowMatrix>& resp,
-                       Stats& stats) const {
+                       Stats& stats, const Matrix* centred) const {
     using MatrixT = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
     const Index K = n_states(), d = n_features(), nb = Xb.rows();
+    const bool complete = data.range_complete(begin, begin + nb);
     // Statistics are centred on the common centre c (make_stats). Column-major: the products
     // below read whole columns.
-    MatrixT xc = Xb.rowwise() - stats.shift.row(0).template cast<T>();
-    MatrixT r = resp.template cast<T>();
-    if (!data.range_complete(begin, begin + nb)) {
-      // Incomplete rows: responsibilities and values zeroed (so that 0 · NaN never arises).
+    const auto shift = stats.shift.row(0).template cast<T>();
+    // Incomplete rows: responsibilities and values zeroed (so that 0 · NaN never arises).
+    auto zero_incomplete = [&](MatrixT& m) {
       for (Index i = 0; i < nb; ++i)
-        if (data.pattern_of_row[begin + i] >= 0) {
-          xc.row(i).setZero();
-          r.row(i).setZero();
-        }
+        if (data.pattern_of_row[begin + i] >= 0) m.row(i).setZero();
+    };
+    MatrixT r;
+    if (!complete || !std::is_same_v<T, double>) {
+      r = resp.template cast<T>();
+      if (!complete) zero_incomplete(r);
     }
-    add_product(stats.sum, r.transpose(), xc, /*lazy=*/d <= 2 * kFewFeatures);
-    if (uses_full_scatter()) {
-      // The scatter of a group of states, Σ_i (x_i - c)(r_ik (x_i - c))^T side by side for each
-      // k, is one matrix product (x - c)^T [r_k0 ⊙ (x - c) … r_kg ⊙ (x - c)]. scatter row k
-      // holds a symmetric d×d block: viewed column-major, the d × (K·d) matrix [S_0 … S_{K-1}].
-      Eigen::Map<Matrix> scatter(stats.scatter.data(), d, K * d);
-      if (d >= kTriangularFeatures) {
-        // Per state, a symmetric rank update W^T W with W = √r_k ⊙ (x - c): half the work of the
-        // product below; the lower triangle is computed and mirrored.
-        MatrixT w(nb, d), lower(d, d);
-        for (Index k = 0; k < K; ++k) {
-          w = r.col(k).array().sqrt().matrix().asDiagonal() * xc;
-          lower.setZero();
-          lower.template selfadjointView<Eigen::Lower>().rankUpdate(w.transpose());
-          lower.template triangularView<Eigen::StrictlyUpper>() = lower.transpose().eval();
-          scatter.middleCols(k * d, d) += lower.template cast<double>();
+    // r^T · m, the responsibilities as given when they need no change.
+    auto weighted_sum = [&](auto&& dst, const auto& m, bool lazy) {
+      if constexpr (std::is_same_v<T, double>) {
+        if (complete) return add_product(dst, resp.transpose(), m, lazy);
+      }
+      add_product(dst, r.transpose(), m, lazy);
+    };
+    MatrixT local;
+    const MatrixT* block = &local;
+    if constexpr (std::is_same_v<T, double>) {
+      if (centred && complete) block = centred;
+    }
+    if (!uses_full_scatter()) {
+      // Σ_i r_ik (x_i - c)² and Σ_i r_ik (x_i - c) for every state: one product r^T [(x - c)², x - c].
+      if (block == &local) {
+        local.resize(nb, 2 * d);
+        local.rightCols(d) = Xb.rowwise() - shift;
+        local.leftCols(d) = local.rightCols(d).array().square();
+        if (!complete) zero_incomplete(local);
+      }
+      if constexpr (std::is_same_v<T, double>) {
+        if (complete && small_products::applies(K)) {
+          // The transposed product [(x - c)², x - c]^T r, 2d × K, by small_products.
+          RowMatrix both(2 * d, K);
+          small_products::multiply(2 * d, K, nb, block->data(), block->outerStride(), 1, resp.data(),
+                                   resp.outerStride(), both.data(), K);
+          stats.scatter += both.topRows(d).transpose();
+          stats.sum += both.bottomRows(d).transpose();
+          return;
         }
-        return;
       }
-      const Index group = std::max<Index>(1, kProductColumns / d);
-      MatrixT weighted;
-      for (Index k0 = 0; k0 < K; k0 += group) {
-        const Index g = std::min(group, K - k0);
-        weighted.resize(nb, g * d);
-        for (Index k = k0; k < k0 + g; ++k) weighted.middleCols((k - k0) * d, d) = r.col(k).asDiagonal() * xc;
-        add_product(scatter.middleCols(k0 * d, g * d), xc.transpose(), weighted, /*lazy=*/d <= kFewFeatures);
+      Eigen::MatrixXd both = Eigen::MatrixXd::Zero(K, 2 * d);
+      weighted_sum(both, block->leftCols(2 * d), /*lazy=*/d <= kFewFeatures);
+      stats.scatter += both.leftCols(d);
+      stats.sum += both.rightCols(d);
+      return;
+    }
+    if (block == &local) {
+      local = Xb.rowwise() - shift;
+      if (!complete) zero_incomplete(local);
+    }
+    const MatrixT& xc = *block;
+    weighted_sum(stats.sum, xc, /*lazy=*/d <= 2 * kFewFeatures);
+    // The scatter of a group of states, Σ_i (x_i - c)(r_ik (x_i - c))^T side by side for each
+    // k, is one matrix product (x - c)^T [r_k0 ⊙ (x - c) … r_kg ⊙ (x - c)]. scatter row k
+    // holds a symmetric d×d block: viewed column-major, the d × (K·d) matrix [S_0 … S_{K-1}].
+    Eigen::Map<Matrix> scatter(stats.scatter.data(), d, K * d);
+    auto resp_col = [&](Index k) {
+      if constexpr (std::is_same_v<T, double>) {
+        if (complete) return MatrixT(resp.col(k));
       }
-    } else {
-      // Σ_i r_ik (x_i - c)² for every state: one product r^T (x - c)².
-      const MatrixT squares = xc.array().square().matrix();
-      add_product(stats.scatter, r.transpose(), squares, /*lazy=*/d <= 2 * kFewFeatures);
+      return MatrixT(r.col(k));
+    };
+    if (d >= kTriangularFeatures) {
+      // Per state, a symmetric rank update W^T W with W = √r_k ⊙ (x - c): half the work of the
+      // product below; the lower triangle is computed and mirrored.
+      MatrixT w(nb, d), lower(d, d);
+      for (Index k = 0; k < K; ++k) {
+        w = resp_col(k).array().sqrt().matrix().asDiagonal() * xc;
+        lower.setZero();
+        lower.template selfadjointView<Eigen::Lower>().rankUpdate(w.transpose());
+        lower.template triangularView<Eigen::StrictlyUpper>() = lower.transpose().eval();
+        scatter.middleCols(k * d, d) += lower.template cast<double>();
+      }
+      return;
+    }
+    const Index group = std::max<Index>(1, kProductColumns / d);
+    MatrixT weighted;
+    for (Index k0 = 0; k0 < K; k0 += group) {
+      const Index g = std::min(group, K - k0);
+      weighted.resize(nb, g * d);
+      for (Index k = k0; k < k0 + g; ++k) weighted.middleCols((k - k0) * d, d) = resp_col(k).asDiagonal() * xc;
+      add_product(scatter.middleCols(k0 * d, g * d), xc.transpose(), weighted, /*lazy=*/d <= kFewFeatures);
     }
   }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../parallel.hpp"
@@ -42,6 +43,21 @@ struct MixtureData {
   Index n_rows() const { return emission.n_rows(); }
   double weight(Index i) const { return sample_weight.size() ? sample_weight[i] : 1.0; }
 };
+
+namespace detail {
+// An emission family's BlockCache: what its log_prob of a block keeps for accumulate of the same
+// block (see Gaussian::BlockCache); families without one are called without.
+template <class Emission, class = void>
+struct BlockCacheOf {
+  struct type {};
+  static constexpr bool exists = false;
+};
+template <class Emission>
+struct BlockCacheOf<Emission, std::void_t<typename Emission::BlockCache>> {
+  using type = typename Emission::BlockCache;
+  static constexpr bool exists = true;
+};
+}  // namespace detail
 
 template <class Emission>
 class Mixture {
@@ -92,48 +108,72 @@ class Mixture {
           const Index nb = end - begin;
           RowMatrix resp(nb, K);
           Vector shift(nb), log_sum(nb);
-          emission_.log_prob(data.emission, ws, begin, end, resp);
+          using Cache = detail::BlockCacheOf<Emission>;
+          typename Cache::type cache;
+          if constexpr (Cache::exists)
+            emission_.log_prob(data.emission, ws, begin, end, resp, &cache);
+          else
+            emission_.log_prob(data.emission, ws, begin, end, resp);
           // Per row: log p(x_i, k) shifted by its maximum; then one vectorised exp over the block,
-          // the row sums s_i, log p(x_i) = shift_i + log s_i, responsibilities e / s_i. Plain loops
-          // over the K entries of a row: Eigen's per-row expressions cost more than the work when
-          // K is small.
+          // the row sums s_i, log p(x_i) = shift_i + log s_i, responsibilities e / s_i. In SIMD
+          // packets along the row when K is a whole number of them, else plain loops over the K
+          // entries of a row (Eigen's per-row expressions cost more than the work when K is small).
           const double* log_w = log_weights.data();
-          for (Index i = 0; i < nb; ++i) {
-            double* row = resp.data() + i * K;
-            double top = kNegInf;
-            for (Index k = 0; k < K; ++k) {
-              row[k] += log_w[k];
-              top = std::max(top, row[k]);
+          const bool packets = vmath::rows_in_packets(K);
+          if (packets) {
+            vmath::rows::add_and_shift(resp.data(), nb, K, log_w, shift.data());
+          } else {
+            for (Index i = 0; i < nb; ++i) {
+              double* row = resp.data() + i * K;
+              double top = kNegInf;
+              for (Index k = 0; k < K; ++k) {
+                row[k] += log_w[k];
+                top = std::max(top, row[k]);
+              }
+              for (Index k = 0; k < K; ++k) row[k] -= top;
+              shift[i] = top;
             }
-            for (Index k = 0; k < K; ++k) row[k] -= top;
-            shift[i] = top;
           }
           vmath::exp_in_place(resp.data(), nb * K);
           Vector row_sum(nb);
-          for (Index i = 0; i < nb; ++i) {
-            const double* row = resp.data() + i * K;
-            double s = 0.0;
-            for (Index k = 0; k < K; ++k) s += row[k];
-            row_sum[i] = s;
-            // A row with a non-finite maximum (every state impossible) gets log p = that maximum and
-            // NaN responsibilities, as log-sum-exp would: the driver reports the objective.
-            log_sum[i] = std::isfinite(shift[i]) ? s : 1.0;
+          if (packets) {
+            vmath::rows::sums(resp.data(), nb, K, row_sum.data());
+          } else {
+            for (Index i = 0; i < nb; ++i) {
+              const double* row = resp.data() + i * K;
+              double s = 0.0;
+              for (Index k = 0; k < K; ++k) s += row[k];
+              row_sum[i] = s;
+            }
           }
+          // A row with a non-finite maximum (every state impossible) gets log p = that maximum and
+          // NaN responsibilities, as log-sum-exp would: the driver reports the objective.
+          for (Index i = 0; i < nb; ++i) log_sum[i] = std::isfinite(shift[i]) ? row_sum[i] : 1.0;
           vmath::log_of_array(log_sum.data(), log_sum.data(), nb);
-          double* resp_sum = acc.resp_sum.data();
+          Vector scale(nb);
           for (Index i = 0; i < nb; ++i) {
             const double w = data.weight(begin + i);
             const double log_norm = std::isfinite(shift[i]) ? shift[i] + log_sum[i] : shift[i];
-            const double scale = w / row_sum[i];
-            double* row = resp.data() + i * K;
-            for (Index k = 0; k < K; ++k) {
-              row[k] *= scale;
-              resp_sum[k] += row[k];
-            }
+            scale[i] = w / row_sum[i];
             if (w != 0.0) acc.loglik += w * log_norm;
             acc.total_weight += w;
           }
-          emission_.accumulate(data.emission, ws, begin, end, resp, acc.emission);
+          double* resp_sum = acc.resp_sum.data();
+          if (packets) {
+            vmath::rows::scale_and_sum_columns(resp.data(), nb, K, scale.data(), resp_sum);
+          } else {
+            for (Index i = 0; i < nb; ++i) {
+              double* row = resp.data() + i * K;
+              for (Index k = 0; k < K; ++k) {
+                row[k] *= scale[i];
+                resp_sum[k] += row[k];
+              }
+            }
+          }
+          if constexpr (Cache::exists)
+            emission_.accumulate(data.emission, ws, begin, end, resp, acc.emission, &cache);
+          else
+            emission_.accumulate(data.emission, ws, begin, end, resp, acc.emission);
         });
   }
 
