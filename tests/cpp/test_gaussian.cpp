@@ -76,6 +76,33 @@ bool same(const RowMatrix& a, const RowMatrix& b) {
   return a.rows() == b.rows() && a.cols() == b.cols() && a == b;
 }
 
+// K states in d dimensions with random full covariances B Bᵀ/d + 0.2 I and means spread ~ N(0, spread²).
+Gaussian random_full_gaussian(Index K, Index d, double spread, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  RowMatrix means(K, d), cov(K, d * d);
+  for (Index k = 0; k < K; ++k) {
+    Matrix B(d, d);
+    for (Index i = 0; i < B.size(); ++i) B.data()[i] = normal(rng);
+    const Matrix c = B * B.transpose() / static_cast<double>(d) + 0.2 * Matrix::Identity(d, d);
+    for (Index a = 0; a < d; ++a) {
+      means(k, a) = spread * normal(rng);
+      for (Index b = 0; b < d; ++b) cov(k, a * d + b) = c(a, b);
+    }
+  }
+  return Gaussian(CovarianceType::Full, means, cov, 0.0);
+}
+
+// n rows around the states' means (state i % K, unit noise).
+RowMatrix rows_near_means(const Gaussian& g, Index n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  RowMatrix X(n, g.n_features());
+  for (Index i = 0; i < n; ++i)
+    for (Index j = 0; j < g.n_features(); ++j) X(i, j) = g.means()(i % g.n_states(), j) + normal(rng);
+  return X;
+}
+
 }  // namespace
 
 TEST(log_prob_of_full_gaussian_matches_hand_computed_value) {
@@ -331,6 +358,91 @@ TEST(invalid_parameters_are_rejected_with_invalid_argument) {
   CHECK_THROWS(parse_covariance_type("fulll"), InvalidArgument);
   const RowMatrix X = clustered_data(10, 2, 1, 0.0);
   CHECK_THROWS(fit_gaussian_mixture(X, 11), InvalidArgument);
+}
+
+TEST(quadratic_feature_e_step_matches_the_direct_quadratic_form) {
+  // d >= kQuadraticFeatures, full covariances: the E-step is one product of the rows' quadratic
+  // features with the precisions (Gaussian::quadratic_weights). Checked against
+  // -½(d log 2π + log|Σ|) - ½‖L⁻¹(x - μ)‖² by triangular solves, for state counts that are and are
+  // not a whole number of SIMD packets (padding), d a multiple of 8 or not; and states ~10⁴
+  // standard deviations from their centre, where the expansion would cancel too many digits and
+  // the triangular E-step is used instead.
+  for (const Index d : {Gaussian::kQuadraticFeatures, Index(45)})
+    for (const Index K : {3, 8})
+      for (const double spread : {2.0, 3e4}) {
+        const Gaussian g = random_full_gaussian(K, d, spread, 100 + d + K);
+        const RowMatrix X = rows_near_means(g, 300, 7);
+        const GaussianData data(X.data(), X.rows(), d);
+        const Gaussian::Workspace ws = g.prepare(data, 1);
+        CHECK((ws.f64.quadratic.size() > 0) == (spread < 10.0));
+        const RowMatrix lp = log_prob(g, X);
+        double worst = 0.0;
+        for (Index k = 0; k < K; ++k) {
+          const Matrix& L = g.cholesky(k);
+          const double log_det = 2.0 * L.diagonal().array().log().sum();
+          for (Index i = 0; i < X.rows(); ++i) {
+            const Vector diff = (X.row(i) - g.means().row(k)).transpose();
+            const double quad = L.triangularView<Eigen::Lower>().solve(diff).squaredNorm();
+            const double expected = -0.5 * (static_cast<double>(d) * kLog2Pi + log_det + quad);
+            worst = std::max(worst, std::abs(lp(i, k) - expected) / (1.0 + std::abs(expected)));
+          }
+        }
+        CHECK(worst < 1e-11);
+      }
+}
+
+TEST(scatter_skips_zero_responsibilities_and_equals_the_plain_sums) {
+  // d >= kQuadraticFeatures: the scatter is gathered per state over the rows with a nonzero
+  // responsibility (small_products when d is a whole number of SIMD packets, else a rank
+  // update). Responsibilities with many exact zeros, one state with none, weights not summing
+  // to one: against the plain sums Σ_i r_ik (x_i - c)(x_i - c)ᵀ.
+  for (const Index d : {Index(32), Index(33), Index(40)}) {
+    const Index K = 5, n = 600;  // three blocks, the last one partial
+    const Gaussian g = random_full_gaussian(K, d, 2.0, 300 + d);
+    const RowMatrix X = rows_near_means(g, n, 9);
+    std::mt19937_64 rng(d);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    RowMatrix resp = RowMatrix::Zero(n, K);
+    for (Index i = 0; i < n; ++i)
+      for (Index k = 0; k < K - 1; ++k)  // state K - 1 has no rows
+        if (uniform(rng) < 0.3) resp(i, k) = uniform(rng);
+    const GaussianData data(X.data(), n, d);
+    const Gaussian::Workspace ws = g.prepare(data, 1);
+    Gaussian::Stats stats = g.make_stats();
+    for (Index b = 0; b < n; b += kBlockRows) {
+      const Index e = std::min(n, b + kBlockRows);
+      g.accumulate(data, ws, b, e, resp.middleRows(b, e - b), stats);
+    }
+    const Vector c = stats.shift.row(0).transpose();
+    double worst = 0.0, scale = 0.0;
+    for (Index k = 0; k < K; ++k) {
+      Matrix expected = Matrix::Zero(d, d);
+      for (Index i = 0; i < n; ++i) {
+        const Vector y = X.row(i).transpose() - c;
+        expected += resp(i, k) * y * y.transpose();
+      }
+      Matrix actual(d, d);
+      for (Index a = 0; a < d; ++a)
+        for (Index b = 0; b < d; ++b) actual(a, b) = stats.scatter(k, a * d + b);
+      CHECK(actual == actual.transpose());  // exactly symmetric
+      worst = std::max(worst, (actual - expected).cwiseAbs().maxCoeff());
+      scale = std::max(scale, expected.cwiseAbs().maxCoeff());
+      if (k == K - 1) CHECK(actual.cwiseAbs().maxCoeff() == 0.0);
+    }
+    CHECK(worst < 1e-12 * scale);
+  }
+}
+
+TEST(exp_of_arguments_below_the_underflow_threshold_is_exactly_zero) {
+  // vmath's exp writes 0 below kExpZero itself; the C library agrees there, and just above it
+  // returns the subnormal values that must not become zeros.
+  CHECK(std::exp(vmath::kExpZero) == 0.0);
+  CHECK(std::exp(-745.0) > 0.0);
+  double x[6] = {-800.0, vmath::kExpZero - 1e-9, -745.0, -709.0, -1.0, 0.0};
+  double y[6];
+  vmath::exp_array(x, y, 6);
+  for (int i = 0; i < 6; ++i) CHECK(y[i] == std::exp(x[i]) || std::abs(y[i] - std::exp(x[i])) < 1e-15 * std::exp(x[i]));
+  CHECK(y[0] == 0.0 && y[1] == 0.0 && y[2] > 0.0);
 }
 
 int main() { return emkit_test::run_all("test_gaussian"); }

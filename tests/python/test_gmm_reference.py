@@ -110,18 +110,32 @@ def test_n_parameters_match_reference(covariance_type):
     assert gm.aic(X) == pytest.approx(-2 * gm.score(X) * n + 2 * p, rel=1e-12)
 
 
-@pytest.mark.parametrize("missing", [0.0, 0.05], ids=["complete", "missing"])
-def test_many_features_match_reference(covariance_type, missing):
-    # d >= 32: the full/tied kernels switch to triangular products and symmetric rank updates
-    # (Gaussian::kTriangularFeatures); n > 256 so that several blocks of rows are summed.
-    K = 3
-    X, _ = make_blobs(n=700, d=40, K=K, seed=12, missing=missing)
+MANY_FEATURES = [
+    pytest.param(dict(missing=0.0, spread=4.0, K=3), id="complete"),
+    pytest.param(dict(missing=0.05, spread=4.0, K=3), id="missing"),
+    # States far apart: most responsibilities are exactly zero, which the scatter skips.
+    pytest.param(dict(missing=0.0, spread=12.0, K=8), id="separated"),
+    # States ~10^2 standard deviations from their centre: the quadratic-feature E-step would
+    # cancel too many digits, and the triangular products are used instead.
+    pytest.param(dict(missing=0.0, spread=100.0, K=3), id="far"),
+]
+
+
+@pytest.mark.parametrize("case", MANY_FEATURES)
+def test_many_features_match_reference(covariance_type, case):
+    # d >= 32: the full kernels switch to the quadratic-feature E-step and the full/tied ones to
+    # the gathered scatter (Gaussian::kQuadraticFeatures); n > 256 so that several blocks of rows
+    # are summed.
+    K = case["K"]
+    X, _ = make_blobs(n=700, d=40, K=K, seed=12, missing=case["missing"], spread=case["spread"])
     weights0, means0, cov0 = start_params(X, K, covariance_type)
     expected = ref.fit(X, weights0, means0, cov0, covariance_type, 8, reg_covar=1e-6)
     gm = emkit.GaussianMixture(
         K, covariance_type=covariance_type, tol=0.0, max_iter=8, weights_init=weights0,
         means_init=means0, covariances_init=cov0, reg_covar=1e-6,
     ).fit(X)
+    if case["spread"] == 12.0:
+        assert np.mean(gm.predict_proba(X) == 0.0) > 0.3  # the case it is meant to be
     assert_close(gm.history_, expected["history"], "objective history")
     assert_close(gm.means_, expected["means"], "means")
     assert_close(gm.covariances_, expected["covariances"], "covariances")

@@ -33,6 +33,18 @@ constexpr int kTileRows = 4;
 constexpr int kTileRows = 3;
 #endif
 
+// Keeps a loaded operand in a register: without it GCC folds the load into each of the R
+// multiply-adds that use it (R loads instead of one), and the tile becomes bound by loads.
+inline void keep_in_register(Packet& p) {
+#if defined(__GNUC__) && defined(__AVX512F__)
+  asm("" : "+v"(p));
+#elif defined(__GNUC__) && defined(__SSE2__)
+  asm("" : "+x"(p));
+#else
+  (void)p;
+#endif
+}
+
 template <int R, int W>
 inline void tile(const double* A, Index sa, Index st, const double* B, Index ldb, double* C, Index ldc,
                  Index depth) {
@@ -42,7 +54,10 @@ inline void tile(const double* A, Index sa, Index st, const double* B, Index ldb
     for (int w = 0; w < W; ++w) acc[r][w] = ei::pset1<Packet>(0.0);
   for (Index t = 0; t < depth; ++t) {
     Packet b[W];
-    for (int w = 0; w < W; ++w) b[w] = ei::ploadu<Packet>(B + t * ldb + w * kPacket);
+    for (int w = 0; w < W; ++w) {
+      b[w] = ei::ploadu<Packet>(B + t * ldb + w * kPacket);
+      keep_in_register(b[w]);
+    }
     for (int r = 0; r < R; ++r) {
       const Packet a = ei::pset1<Packet>(A[r * sa + t * st]);
       for (int w = 0; w < W; ++w) acc[r][w] = ei::pmadd(a, b[w], acc[r][w]);

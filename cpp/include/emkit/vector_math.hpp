@@ -49,6 +49,10 @@ constexpr double kLn2Lo = 1.42860682030941723212e-6;
 constexpr double kLog2E = 1.4426950408889634073599;
 constexpr double kRoundShifter = 6755399441055744.0;  // 1.5 · 2^52: adding it rounds to an integer
 constexpr double kExpLow = -708.0;
+// Below this, e^x < 2^-1075 (half the smallest subnormal) and rounds to exactly 0: std::exp returns
+// 0 there, so fix_exp_range writes the 0 itself (once states separate, most shifted values of a
+// mixture's E-step lie there, and the C library's underflow path is slow).
+constexpr double kExpZero = -745.2;
 constexpr double kExpHigh = 709.0;
 
 // e^x for x in [kExpLow, kExpHigh] (no range checks: exp_in_place clamps and fixes up).
@@ -118,7 +122,8 @@ inline void fix_exp_range(const double* in, const double* __restrict value, doub
   if (any_below) {
     for (Index i = 0; i < m; ++i) {
       const double x = in[i];
-      out[i] = x < kExpLow ? std::exp(x) : (x > kExpHigh ? std::numeric_limits<double>::infinity() : value[i]);
+      out[i] = x < kExpLow ? (x < kExpZero ? 0.0 : std::exp(x))
+                           : (x > kExpHigh ? std::numeric_limits<double>::infinity() : value[i]);
     }
     return;
   }

@@ -189,6 +189,13 @@ class Gaussian {
   // (x - c) U_k with U_k triangular, the M-step's scatter as a symmetric rank update), which do
   // half the arithmetic of a GEMM and, at these sizes, run nearly as fast per operation.
   static constexpr Index kTriangularFeatures = 32;
+  // From this many features on, full covariances (float64 rows) use the quadratic-feature E-step
+  // (see quadratic_weights) and the sparse packed scatter (see accumulate_rows).
+  static constexpr Index kQuadraticFeatures = 32;
+  // The quadratic-feature E-step expands (y - b)ᵀP(y - b) into terms that cancel; it is used only
+  // while the cancellation measure of every state (quadratic_weights) stays below this, which
+  // keeps its rounding error in the log-densities below ~1e-10 (absolute).
+  static constexpr double kQuadraticCancellation = 1e5;
   // Up to this many features, the products of a block are evaluated as dot products (Eigen's
   // lazyProduct): a blocked GEMM's packing costs more than the arithmetic of such tiny products.
   static constexpr Index kFewFeatures = 4;
@@ -263,6 +270,10 @@ class Gaussian {
     // b_k = μ_k - c, with precisions 1 × (K·d), [1/σ²_0 … 1/σ²_{K-1}]
     Eigen::Matrix<T, 1, Eigen::Dynamic> offsets;
     Eigen::Matrix<T, 1, Eigen::Dynamic> precisions;
+    // full, float64 rows, d >= kQuadraticFeatures: the (D + d + 1) × K' weights of the
+    // quadratic-feature E-step (quadratic_weights; K' = K rounded up to whole SIMD packets), or
+    // empty where that E-step does not apply.
+    Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> quadratic;
   };
   // What the E-step of one block of float64 rows leaves for its statistics, so that they need not
   // be formed twice (Mixture::e_step hands one to log_prob, then to accumulate, per block): the
@@ -310,6 +321,8 @@ class Gaussian {
         op.offsets.segment(k * d, d).noalias() =
             (means_.row(k) - op.centre) * op.factors.middleCols(f * d, d).triangularView<Eigen::Upper>();
       }
+      if (type_ == CovarianceType::Full && d >= kQuadraticFeatures && !data.single_precision())
+        op.quadratic = quadratic_weights(op);
     } else if (!data.single_precision()) {
       // Row k of the K × (2d+1) factor: [-½/σ²_k, b_k/σ²_k, -½ (d log 2π + log|Σ_k| + Σ_j b²_kj/σ²_kj)].
       const double dd = static_cast<double>(d);
@@ -630,6 +643,103 @@ class Gaussian {
     return rounded.allFinite() ? rounded : mean;  // means beyond float32's range: only float64 rows
   }
 
+  // The quadratic features of a centred row y (d values): y_a·y_b for a <= b, column by column of
+  // the upper triangle ((0,0), (0,1), (1,1), (0,2), …), D = d(d+1)/2 values written to z.
+  static void quadratic_features(const double* __restrict y, Index d, double* __restrict z) {
+    for (Index b = 0; b < d; ++b) {
+      const double yb = y[b];
+      for (Index a = 0; a <= b; ++a) z[a] = y[a] * yb;
+      z += b + 1;
+    }
+  }
+
+  // The weights of the quadratic-feature E-step (full covariances): with y = x - c, b_k = μ_k - c
+  // and P_k = U_k U_kᵀ the precision (U_k = L_k^{-T}, as for the triangular E-step),
+  //   log N_k(x) = -½ yᵀP_k y + yᵀP_k b_k - ½ (d log 2π + log|Σ_k| + b_kᵀP_k b_k)
+  //              = [quadratic_features(y), y, 1] · w_k,
+  // w_k = [-½ P_aa on the diagonal, -P_ab off it ; P_k b_k ; the constant], so the E-step of a
+  // block of rows is one product (rows × (D + d + 1)) by ((D + d + 1) × K): half the arithmetic of
+  // a GEMM with the factors, as the triangular products, but in one register-blocked product.
+  // The terms cancel where x lies near μ_k: the rounding error of the sum is of the order of
+  // ε·(|b_k|ᵀ|P_k||b_k| + Σ_ab |P_ab||Σ_ab|) (the size of the terms at the state's own rows:
+  // states far from c in their own standard deviations, or strongly correlated features). Where
+  // that measure exceeds kQuadraticCancellation for some state, returns an empty matrix and the
+  // E-step keeps the triangular products.
+  RowMatrix quadratic_weights(const ProductOperands<double>& op) const {
+    const Index K = n_states(), d = n_features(), D = d * (d + 1) / 2;
+    const Index padded = (K + small_products::kPacket - 1) / small_products::kPacket * small_products::kPacket;
+    const double dd = static_cast<double>(d);
+    RowMatrix w = RowMatrix::Zero(D + d + 1, padded);
+    Matrix P(d, d);
+    for (Index k = 0; k < K; ++k) {
+      const auto U = op.factors.middleCols(k * d, d);  // upper triangular, zeros below
+      P.noalias() = U * U.transpose();
+      const Vector b = (means_.row(k) - op.centre).transpose();
+      const Vector ub = op.offsets.segment(k * d, d).transpose();  // U_kᵀ b_k
+      const double measure = b.cwiseAbs().dot(P.cwiseAbs() * b.cwiseAbs()) +
+                             P.cwiseAbs().cwiseProduct(covariance_matrix(k).cwiseAbs()).sum();
+      if (!(measure <= kQuadraticCancellation)) return RowMatrix();
+      Index t = 0;
+      for (Index c = 0; c < d; ++c)
+        for (Index a = 0; a <= c; ++a) w(t++, k) = a == c ? -0.5 * P(a, a) : -P(a, c);
+      w.col(k).segment(D, d) = U * ub;
+      w(D + d, k) = -0.5 * (dd * kLog2Pi + log_det_[k] + ub.squaredNorm());
+    }
+    return w;
+  }
+
+  // Adds the scatter Σ_i r_ik (x_i - c)(x_i - c)ᵀ of every state for a block of float64 rows
+  // (xc = x - c, column-major; resp indexed (row, state)) to scatter, d × (K·d) column-major.
+  // (Row, state) pairs whose responsibility is exactly zero add exactly nothing and are skipped:
+  // once the states separate most pairs are, and the work follows the nonzero ones. Per state, the
+  // rows it has are gathered as W = √r ⊙ (x - c) and WᵀW is formed by small_products (its upper
+  // triangle, panel by panel; the result is exactly symmetric, the two orders of a product being
+  // equal) when d is a whole number of SIMD packets, else by a symmetric rank update. The sums run
+  // in row order: the same for any thread count.
+  template <class Resp>
+  void add_sparse_scatter(const Matrix& xc, const Resp& resp, Eigen::Map<Matrix>& scatter) const {
+    const Index K = n_states(), d = n_features(), nb = xc.rows();
+    // Per-thread scratch (a block's rows, reused from block to block): row-major, so that the
+    // gathers below copy whole rows.
+    thread_local RowMatrix rows, w;
+    rows = xc;
+    w.resize(nb, d);
+    RowMatrix product(d, d);
+    Matrix lower;
+    const bool packets = small_products::applies(d);
+    constexpr Index kPanel = small_products::kTileCols * small_products::kPacket;
+    for (Index k = 0; k < K; ++k) {
+      Index m = 0;
+      for (Index i = 0; i < nb; ++i) {
+        const double r = resp(i, k);
+        if (r == 0.0) continue;
+        w.row(m++) = std::sqrt(r) * rows.row(i);
+      }
+      if (m == 0) continue;
+      double* S = scatter.data() + k * d * d;  // S_k(a, b) = S[b·d + a]
+      if (packets) {
+        // Columns [b0, b0 + width) need the rows above b0 + width only.
+        for (Index b0 = 0; b0 < d; b0 += kPanel) {
+          const Index width = std::min(kPanel, d - b0);
+          small_products::multiply(b0 + width, width, m, w.data(), 1, d, w.data() + b0, d, product.data() + b0, d);
+        }
+        for (Index b = 0; b < d; ++b) {
+          for (Index a = 0; a < b; ++a) {
+            const double v = product(a, b);
+            S[b * d + a] += v;
+            S[a * d + b] += v;
+          }
+          S[b * d + b] += product(b, b);
+        }
+      } else {
+        lower.setZero(d, d);
+        lower.template selfadjointView<Eigen::Lower>().rankUpdate(w.topRows(m).transpose());
+        lower.template triangularView<Eigen::StrictlyUpper>() = lower.transpose().eval();
+        Eigen::Map<Matrix>(S, d, d) += lower;
+      }
+    }
+  }
+
   // dst += a·b, the product evaluated in the operands' precision and added in float64. lazy: as
   // dot products instead of a blocked GEMM, faster for the tiny products of few features.
   template <class Dst, class A, class B>
@@ -661,6 +771,34 @@ class Gaussian {
     MatrixT* centred = &local;
     if constexpr (std::is_same_v<T, double>) {
       if (keep) centred = keep;
+    }
+    if constexpr (std::is_same_v<T, double>) {
+      if (uses_full_scatter() && op.quadratic.size() > 0) {
+        // The quadratic-feature E-step (quadratic_weights): a few rows' features at a time (they
+        // stay in cache), times the weights by small_products.
+        MatrixT& xc = *centred;
+        xc = Xb.rowwise() - op.centre;
+        const Index D1 = op.quadratic.rows(), padded = op.quadratic.cols(), D = D1 - d - 1;
+        constexpr Index kRows = 8;
+        thread_local RowMatrix features;  // per-thread scratch, reused from block to block
+        features.resize(kRows, D1);
+        RowMatrix product(kRows, padded);
+        Vector y(d);
+        for (Index i0 = 0; i0 < nb; i0 += kRows) {
+          const Index m = std::min(kRows, nb - i0);
+          for (Index r = 0; r < m; ++r) {
+            y = xc.row(i0 + r).transpose();
+            double* z = features.row(r).data();
+            quadratic_features(y.data(), d, z);
+            std::copy(y.data(), y.data() + d, z + D);
+            z[D + d] = 1.0;
+          }
+          small_products::multiply(m, padded, D1, features.data(), D1, 1, op.quadratic.data(), padded,
+                                   product.data(), padded);
+          out.middleRows(i0, m) = product.topRows(m).leftCols(K);
+        }
+        return;
+      }
     }
     if (uses_full_scatter()) {
       const Index F = n_factors();
@@ -798,6 +936,15 @@ class Gaussian {
       }
       return MatrixT(r.col(k));
     };
+    if constexpr (std::is_same_v<T, double>) {
+      if (d >= kQuadraticFeatures) {
+        if (complete)
+          add_sparse_scatter(xc, resp, scatter);
+        else
+          add_sparse_scatter(xc, r, scatter);
+        return;
+      }
+    }
     if (d >= kTriangularFeatures) {
       // Per state, a symmetric rank update W^T W with W = √r_k ⊙ (x - c): half the work of the
       // product below; the lower triangle is computed and mirrored.
