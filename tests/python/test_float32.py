@@ -76,6 +76,32 @@ def test_float32_fit_matches_float64_reference(covariance_type, case):
     assert_covariances_close(gm.covariances_, expected["covariances"], covariance_type)
 
 
+
+@pytest.mark.parametrize("spread", [4.0, 12.0], ids=["overlapping", "separated"])
+def test_float32_many_features_statistics_match_float64(covariance_type, spread):
+    # d >= 32: float32 rows keep the triangular E-step (the quadratic-feature one would cancel
+    # float32 digits) and gather the full/tied scatter over the rows whose responsibility is not
+    # exactly zero. Statistics at the same parameters (a float64 fit started at the blobs' means)
+    # rather than whole fits: the separated blobs lie far from their common centre, where float32
+    # rows resolve a log-density to ~1e-3 only, below which EM's last steps climb.
+    K = 8 if spread > 4.0 else 3
+    X, labels = make_blobs(n=250 * K, d=40, K=K, seed=12, spread=spread)
+    X32 = X.astype(np.float32)
+    X64 = X32.astype(np.float64)
+    weights0, _, cov0 = start_params(X64, K, covariance_type)
+    means0 = np.array([X64[labels == k].mean(axis=0) for k in range(K)])
+    gm = emkit.GaussianMixture(
+        K, covariance_type=covariance_type, tol=0.0, max_iter=2, weights_init=weights0,
+        means_init=means0, covariances_init=cov0, reg_covar=1e-6,
+    ).fit(X64)
+    if spread > 4.0:
+        assert np.mean(gm.predict_proba(X64) == 0.0) > 0.3  # the case it is meant to be
+    s32, s64 = gm.e_step(X32), gm.e_step(X64)
+    assert s32.loglik == pytest.approx(s64.loglik, rel=1e-6)
+    assert_close(s32.resp_sum, s64.resp_sum, "resp_sum")
+    assert_close(s32.sum, s64.sum, "sum")
+    assert_close(s32.scatter, s64.scatter, "scatter")
+
 def test_float32_e_step_statistics_match_float64(covariance_type):
     X32, X64 = float32_blobs(n=3000, d=5, K=4, seed=3, missing=0.05)
     weights0, means0, cov0 = start_params(X64, 4, covariance_type)

@@ -946,13 +946,18 @@ class Gaussian {
       }
     }
     if (d >= kTriangularFeatures) {
-      // Per state, a symmetric rank update W^T W with W = √r_k ⊙ (x - c): half the work of the
-      // product below; the lower triangle is computed and mirrored.
+      // float32 rows: per state, a symmetric rank update W^T W with W = √r_k ⊙ (x - c) over the
+      // rows whose responsibility is not exactly zero (as add_sparse_scatter): half the work of
+      // the product below; the lower triangle is computed and mirrored.
       MatrixT w(nb, d), lower(d, d);
       for (Index k = 0; k < K; ++k) {
-        w = resp_col(k).array().sqrt().matrix().asDiagonal() * xc;
+        const MatrixT rk = resp_col(k);
+        Index m = 0;
+        for (Index i = 0; i < nb; ++i)
+          if (rk(i, 0) != T(0)) w.row(m++) = std::sqrt(rk(i, 0)) * xc.row(i);
+        if (m == 0) continue;
         lower.setZero();
-        lower.template selfadjointView<Eigen::Lower>().rankUpdate(w.transpose());
+        lower.template selfadjointView<Eigen::Lower>().rankUpdate(w.topRows(m).transpose());
         lower.template triangularView<Eigen::StrictlyUpper>() = lower.transpose().eval();
         scatter.middleCols(k * d, d) += lower.template cast<double>();
       }
