@@ -361,13 +361,13 @@ TEST(invalid_parameters_are_rejected_with_invalid_argument) {
 }
 
 TEST(quadratic_feature_e_step_matches_the_direct_quadratic_form) {
-  // d >= kQuadraticFeatures, full covariances: the E-step is one product of the rows' quadratic
+  // d >= kQuadraticEStep, full covariances: the E-step is one product of the rows' quadratic
   // features with the precisions (Gaussian::quadratic_weights). Checked against
   // -½(d log 2π + log|Σ|) - ½‖L⁻¹(x - μ)‖² by triangular solves, for state counts that are and are
   // not a whole number of SIMD packets (padding), d a multiple of 8 or not; and states ~10⁴
   // standard deviations from their centre, where the expansion would cancel too many digits and
   // the triangular E-step is used instead.
-  for (const Index d : {Gaussian::kQuadraticFeatures, Index(45)})
+  for (const Index d : {Gaussian::kQuadraticEStep, Index(16), Index(45)})
     for (const Index K : {3, 8})
       for (const double spread : {2.0, 3e4}) {
         const Gaussian g = random_full_gaussian(K, d, spread, 100 + d + K);

@@ -123,8 +123,9 @@ MANY_FEATURES = [
 
 @pytest.mark.parametrize("case", MANY_FEATURES)
 def test_many_features_match_reference(covariance_type, case):
-    # d >= 32: the full kernels switch to the quadratic-feature E-step and the full/tied ones to
-    # the gathered scatter (Gaussian::kQuadraticFeatures); n > 256 so that several blocks of rows
+    # d >= 32: the full/tied kernels switch to
+    # the gathered scatter (Gaussian::kQuadraticFeatures; the quadratic-feature E-step of full
+    # covariances starts at d = 8); n > 256 so that several blocks of rows
     # are summed.
     K = case["K"]
     X, _ = make_blobs(n=700, d=40, K=K, seed=12, missing=case["missing"], spread=case["spread"])

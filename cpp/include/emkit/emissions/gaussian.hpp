@@ -189,9 +189,13 @@ class Gaussian {
   // (x - c) U_k with U_k triangular, the M-step's scatter as a symmetric rank update), which do
   // half the arithmetic of a GEMM and, at these sizes, run nearly as fast per operation.
   static constexpr Index kTriangularFeatures = 32;
-  // From this many features on, full covariances (float64 rows) use the quadratic-feature E-step
-  // (see quadratic_weights) and the sparse packed scatter (see accumulate_rows).
+  // From this many features on, the full/tied scatter of float64 rows is gathered over the rows
+  // whose responsibility is not exactly zero (add_sparse_scatter).
   static constexpr Index kQuadraticFeatures = 32;
+  // From this many features on, full covariances (float64 rows) use the quadratic-feature E-step
+  // (quadratic_weights): d(d+1)/2 + d + 1 products per row and state instead of the GEMM's d² and
+  // the squared norms' 3d (below, the few products do not pay for forming the features).
+  static constexpr Index kQuadraticEStep = 8;
   // The quadratic-feature E-step expands (y - b)ᵀP(y - b) into terms that cancel; it is used only
   // while the cancellation measure of every state (quadratic_weights) stays below this, which
   // keeps its rounding error in the log-densities below ~1e-10 (absolute).
@@ -270,7 +274,7 @@ class Gaussian {
     // b_k = μ_k - c, with precisions 1 × (K·d), [1/σ²_0 … 1/σ²_{K-1}]
     Eigen::Matrix<T, 1, Eigen::Dynamic> offsets;
     Eigen::Matrix<T, 1, Eigen::Dynamic> precisions;
-    // full, float64 rows, d >= kQuadraticFeatures: the (D + d + 1) × K' weights of the
+    // full, float64 rows, d >= kQuadraticEStep: the (D + d + 1) × K' weights of the
     // quadratic-feature E-step (quadratic_weights; K' = K rounded up to whole SIMD packets), or
     // empty where that E-step does not apply.
     Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> quadratic;
@@ -321,7 +325,7 @@ class Gaussian {
         op.offsets.segment(k * d, d).noalias() =
             (means_.row(k) - op.centre) * op.factors.middleCols(f * d, d).triangularView<Eigen::Upper>();
       }
-      if (type_ == CovarianceType::Full && d >= kQuadraticFeatures && !data.single_precision())
+      if (type_ == CovarianceType::Full && d >= kQuadraticEStep && !data.single_precision())
         op.quadratic = quadratic_weights(op);
     } else if (!data.single_precision()) {
       // Row k of the K × (2d+1) factor: [-½/σ²_k, b_k/σ²_k, -½ (d log 2π + log|Σ_k| + Σ_j b²_kj/σ²_kj)].
