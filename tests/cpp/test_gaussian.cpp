@@ -392,7 +392,7 @@ TEST(quadratic_feature_e_step_matches_the_direct_quadratic_form) {
 }
 
 TEST(scatter_skips_zero_responsibilities_and_equals_the_plain_sums) {
-  // d >= kQuadraticFeatures: the scatter is gathered per state over the rows with a nonzero
+  // d >= kTriangularFeatures: the scatter is gathered per state over the rows with a nonzero
   // responsibility (small_products when d is a whole number of SIMD packets, else a rank
   // update). Responsibilities with many exact zeros, one state with none, weights not summing
   // to one: against the plain sums Σ_i r_ik (x_i - c)(x_i - c)ᵀ.

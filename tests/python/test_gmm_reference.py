@@ -123,10 +123,9 @@ MANY_FEATURES = [
 
 @pytest.mark.parametrize("case", MANY_FEATURES)
 def test_many_features_match_reference(covariance_type, case):
-    # d >= 32: the full/tied kernels switch to
-    # the gathered scatter (Gaussian::kQuadraticFeatures; the quadratic-feature E-step of full
-    # covariances starts at d = 8); n > 256 so that several blocks of rows
-    # are summed.
+    # d >= 32: the full/tied scatter is gathered over the nonzero responsibilities
+    # (Gaussian::kTriangularFeatures), the full E-step is the quadratic-feature product (from
+    # d = 8) or, for the far states, triangular products; n > 256: several blocks are summed.
     K = case["K"]
     X, _ = make_blobs(n=700, d=40, K=K, seed=12, missing=case["missing"], spread=case["spread"])
     weights0, means0, cov0 = start_params(X, K, covariance_type)

@@ -185,13 +185,10 @@ class Gaussian {
   static constexpr double kEmptyFraction = 1e-10;
   // Columns of one E-step matrix product (see Workspace).
   static constexpr Index kProductColumns = 256;
-  // From this many features on, the full-covariance kernels use triangular products (the E-step's
-  // (x - c) U_k with U_k triangular, the M-step's scatter as a symmetric rank update), which do
-  // half the arithmetic of a GEMM and, at these sizes, run nearly as fast per operation.
+  // From this many features on, the full/tied kernels do half the arithmetic of a GEMM: the E-step
+  // as triangular products (x - c) U_k (where the quadratic-feature E-step does not apply), the
+  // M-step's scatter as WᵀW per state over its nonzero responsibilities (add_sparse_scatter).
   static constexpr Index kTriangularFeatures = 32;
-  // From this many features on, the full/tied scatter of float64 rows is gathered over the rows
-  // whose responsibility is not exactly zero (add_sparse_scatter).
-  static constexpr Index kQuadraticFeatures = 32;
   // From this many features on, full covariances (float64 rows) use the quadratic-feature E-step
   // (quadratic_weights): d(d+1)/2 + d + 1 products per row and state instead of the GEMM's d² and
   // the squared norms' 3d (below, the few products do not pay for forming the features).
@@ -700,47 +697,52 @@ class Gaussian {
   // triangle, panel by panel; the result is exactly symmetric, the two orders of a product being
   // equal) when d is a whole number of SIMD packets, else by a symmetric rank update. The sums run
   // in row order: the same for any thread count.
-  template <class Resp>
-  void add_sparse_scatter(const Matrix& xc, const Resp& resp, Eigen::Map<Matrix>& scatter) const {
+  // float32 rows: the block's products in float32 (rank update), added in float64.
+  template <class T, class Resp>
+  void add_sparse_scatter(const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>& xc, const Resp& resp,
+                          Eigen::Map<Matrix>& scatter) const {
     const Index K = n_states(), d = n_features(), nb = xc.rows();
     // Per-thread scratch (a block's rows, reused from block to block): row-major, so that the
     // gathers below copy whole rows.
-    thread_local RowMatrix rows, w;
+    thread_local RowMatrixT<T> rows, w;
     rows = xc;
     w.resize(nb, d);
     RowMatrix product(d, d);
-    Matrix lower;
-    const bool packets = small_products::applies(d);
+    Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> lower;
+    const bool packets = std::is_same_v<T, double> && small_products::applies(d);
     constexpr Index kPanel = small_products::kTileCols * small_products::kPacket;
     for (Index k = 0; k < K; ++k) {
       Index m = 0;
       for (Index i = 0; i < nb; ++i) {
-        const double r = resp(i, k);
-        if (r == 0.0) continue;
+        const T r = resp(i, k);
+        if (r == T(0)) continue;
         w.row(m++) = std::sqrt(r) * rows.row(i);
       }
       if (m == 0) continue;
       double* S = scatter.data() + k * d * d;  // S_k(a, b) = S[b·d + a]
-      if (packets) {
-        // Columns [b0, b0 + width) need the rows above b0 + width only.
-        for (Index b0 = 0; b0 < d; b0 += kPanel) {
-          const Index width = std::min(kPanel, d - b0);
-          small_products::multiply(b0 + width, width, m, w.data(), 1, d, w.data() + b0, d, product.data() + b0, d);
-        }
-        for (Index b = 0; b < d; ++b) {
-          for (Index a = 0; a < b; ++a) {
-            const double v = product(a, b);
-            S[b * d + a] += v;
-            S[a * d + b] += v;
+      if constexpr (std::is_same_v<T, double>) {
+        if (packets) {
+          // Columns [b0, b0 + width) need the rows above b0 + width only.
+          for (Index b0 = 0; b0 < d; b0 += kPanel) {
+            const Index width = std::min(kPanel, d - b0);
+            small_products::multiply(b0 + width, width, m, w.data(), 1, d, w.data() + b0, d, product.data() + b0,
+                                     d);
           }
-          S[b * d + b] += product(b, b);
+          for (Index b = 0; b < d; ++b) {
+            for (Index a = 0; a < b; ++a) {
+              const double v = product(a, b);
+              S[b * d + a] += v;
+              S[a * d + b] += v;
+            }
+            S[b * d + b] += product(b, b);
+          }
+          continue;
         }
-      } else {
-        lower.setZero(d, d);
-        lower.template selfadjointView<Eigen::Lower>().rankUpdate(w.topRows(m).transpose());
-        lower.template triangularView<Eigen::StrictlyUpper>() = lower.transpose().eval();
-        Eigen::Map<Matrix>(S, d, d) += lower;
       }
+      lower.setZero(d, d);
+      lower.template selfadjointView<Eigen::Lower>().rankUpdate(w.topRows(m).transpose());
+      lower.template triangularView<Eigen::StrictlyUpper>() = lower.transpose().eval();
+      Eigen::Map<Matrix>(S, d, d) += lower.template cast<double>();
     }
   }
 
@@ -940,31 +942,13 @@ class Gaussian {
       }
       return MatrixT(r.col(k));
     };
-    if constexpr (std::is_same_v<T, double>) {
-      if (d >= kQuadraticFeatures) {
-        if (complete)
-          add_sparse_scatter(xc, resp, scatter);
-        else
-          add_sparse_scatter(xc, r, scatter);
-        return;
-      }
-    }
     if (d >= kTriangularFeatures) {
-      // float32 rows: per state, a symmetric rank update W^T W with W = √r_k ⊙ (x - c) over the
-      // rows whose responsibility is not exactly zero (as add_sparse_scatter): half the work of
-      // the product below; the lower triangle is computed and mirrored.
-      MatrixT w(nb, d), lower(d, d);
-      for (Index k = 0; k < K; ++k) {
-        const MatrixT rk = resp_col(k);
-        Index m = 0;
-        for (Index i = 0; i < nb; ++i)
-          if (rk(i, 0) != T(0)) w.row(m++) = std::sqrt(rk(i, 0)) * xc.row(i);
-        if (m == 0) continue;
-        lower.setZero();
-        lower.template selfadjointView<Eigen::Lower>().rankUpdate(w.topRows(m).transpose());
-        lower.template triangularView<Eigen::StrictlyUpper>() = lower.transpose().eval();
-        scatter.middleCols(k * d, d) += lower.template cast<double>();
-      }
+      // Per state, WᵀW over the rows whose responsibility is not exactly zero (add_sparse_scatter):
+      // half the work of the product below.
+      if (complete && std::is_same_v<T, double>)
+        add_sparse_scatter<T>(xc, resp, scatter);
+      else
+        add_sparse_scatter<T>(xc, r, scatter);
       return;
     }
     const Index group = std::max<Index>(1, kProductColumns / d);
