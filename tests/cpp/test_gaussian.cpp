@@ -391,45 +391,99 @@ TEST(quadratic_feature_e_step_matches_the_direct_quadratic_form) {
       }
 }
 
-TEST(scatter_skips_zero_responsibilities_and_equals_the_plain_sums) {
-  // d >= kTriangularFeatures: the scatter is gathered per state over the rows with a nonzero
-  // responsibility (small_products when d is a whole number of SIMD packets, else a rank
-  // update). Responsibilities with many exact zeros, one state with none, weights not summing
-  // to one: against the plain sums Σ_i r_ik (x_i - c)(x_i - c)ᵀ.
-  for (const Index d : {Index(32), Index(33), Index(40)}) {
-    const Index K = 5, n = 600;  // three blocks, the last one partial
-    const Gaussian g = random_full_gaussian(K, d, 2.0, 300 + d);
-    const RowMatrix X = rows_near_means(g, n, 9);
+// The statistics of rows X with responsibilities resp, accumulated block by block.
+Gaussian::Stats block_statistics(const Gaussian& g, const RowMatrix& X, const RowMatrix& resp) {
+  const GaussianData data(X.data(), X.rows(), X.cols());
+  const Gaussian::Workspace ws = g.prepare(data, 1);
+  Gaussian::Stats stats = g.make_stats();
+  for (Index b = 0; b < X.rows(); b += kBlockRows) {
+    const Index e = std::min(X.rows(), b + kBlockRows);
+    g.accumulate(data, ws, b, e, resp.middleRows(b, e - b), stats);
+  }
+  return stats;
+}
+
+TEST(scatter_and_sums_equal_the_plain_sums) {
+  // Full and tied covariances. kQuadraticEStep <= d < kTriangularFeatures: sums and scatter as
+  // one product of the rows' quadratic features with the responsibilities (add_quadratic_scatter);
+  // from kTriangularFeatures on the scatter is gathered per state over the rows with a nonzero
+  // responsibility (small_products when d is a whole number of SIMD packets, else a rank update).
+  // Responsibilities with many exact zeros, one state with none, weights not summing to one,
+  // state counts that are and are not whole SIMD packets: against the plain sums Σ_i r_ik (x_i - c)
+  // and Σ_i r_ik (x_i - c)(x_i - c)ᵀ.
+  for (const Index d : {Index(8), Index(12), Index(16), Index(24), Index(31), Index(32), Index(33), Index(40)})
+    for (const Index K : {Index(5), Index(8)})
+      for (const CovarianceType type : {CovarianceType::Full, CovarianceType::Tied}) {
+        const Index n = 600;  // three blocks, the last one partial
+        const Gaussian full = random_full_gaussian(K, d, 2.0, 300 + d);
+        const Gaussian g = type == CovarianceType::Full
+                               ? full
+                               : Gaussian(CovarianceType::Tied, full.means(), full.covariances().topRows(1), 0.0);
+        const RowMatrix X = rows_near_means(g, n, 9);
+        std::mt19937_64 rng(d);
+        std::uniform_real_distribution<double> uniform(0.0, 1.0);
+        RowMatrix resp = RowMatrix::Zero(n, K);
+        for (Index i = 0; i < n; ++i)
+          for (Index k = 0; k < K - 1; ++k)  // state K - 1 has no rows
+            if (uniform(rng) < 0.3) resp(i, k) = uniform(rng);
+        const Gaussian::Stats stats = block_statistics(g, X, resp);
+        const Vector c = stats.shift.row(0).transpose();
+        double worst = 0.0, scale = 0.0, worst_sum = 0.0, scale_sum = 0.0;
+        for (Index k = 0; k < K; ++k) {
+          Matrix expected = Matrix::Zero(d, d);
+          Vector expected_sum = Vector::Zero(d);
+          for (Index i = 0; i < n; ++i) {
+            const Vector y = X.row(i).transpose() - c;
+            expected += resp(i, k) * y * y.transpose();
+            expected_sum += resp(i, k) * y;
+          }
+          Matrix actual(d, d);
+          for (Index a = 0; a < d; ++a)
+            for (Index b = 0; b < d; ++b) actual(a, b) = stats.scatter(k, a * d + b);
+          CHECK(actual == actual.transpose());  // exactly symmetric
+          worst = std::max(worst, (actual - expected).cwiseAbs().maxCoeff());
+          scale = std::max(scale, expected.cwiseAbs().maxCoeff());
+          worst_sum = std::max(worst_sum, (stats.sum.row(k).transpose() - expected_sum).cwiseAbs().maxCoeff());
+          scale_sum = std::max(scale_sum, expected_sum.cwiseAbs().maxCoeff());
+          if (k == K - 1) CHECK(actual.cwiseAbs().maxCoeff() == 0.0 && stats.sum.row(k).cwiseAbs().maxCoeff() == 0.0);
+        }
+        CHECK(worst < 1e-12 * scale);
+        CHECK(worst_sum < 1e-12 * scale_sum);
+      }
+}
+
+TEST(incomplete_rows_in_a_block_add_what_they_add_alone) {
+  // A block mixing complete rows and rows with missing entries: the block kernels leave the
+  // incomplete rows out (no 0·NaN) and accumulate adds them one by one, so the statistics equal
+  // those of the complete rows plus those of the incomplete rows, each accumulated alone.
+  for (const Index d : {Index(12), Index(16), Index(40)}) {
+    const Index K = 5, n = 400;
+    const Gaussian g = random_full_gaussian(K, d, 2.0, 500 + d);
+    RowMatrix X = rows_near_means(g, n, 11);
+    RowMatrix resp(n, K);
     std::mt19937_64 rng(d);
     std::uniform_real_distribution<double> uniform(0.0, 1.0);
-    RowMatrix resp = RowMatrix::Zero(n, K);
-    for (Index i = 0; i < n; ++i)
-      for (Index k = 0; k < K - 1; ++k)  // state K - 1 has no rows
-        if (uniform(rng) < 0.3) resp(i, k) = uniform(rng);
-    const GaussianData data(X.data(), n, d);
-    const Gaussian::Workspace ws = g.prepare(data, 1);
-    Gaussian::Stats stats = g.make_stats();
-    for (Index b = 0; b < n; b += kBlockRows) {
-      const Index e = std::min(n, b + kBlockRows);
-      g.accumulate(data, ws, b, e, resp.middleRows(b, e - b), stats);
-    }
-    const Vector c = stats.shift.row(0).transpose();
-    double worst = 0.0, scale = 0.0;
-    for (Index k = 0; k < K; ++k) {
-      Matrix expected = Matrix::Zero(d, d);
-      for (Index i = 0; i < n; ++i) {
-        const Vector y = X.row(i).transpose() - c;
-        expected += resp(i, k) * y * y.transpose();
+    for (Index i = 0; i < resp.size(); ++i) resp.data()[i] = uniform(rng);
+    std::vector<Index> complete_rows, incomplete_rows;
+    for (Index i = 0; i < n; ++i) {
+      if (i % 7 == 3) {
+        X(i, i % d) = kNaN;
+        incomplete_rows.push_back(i);
+      } else {
+        complete_rows.push_back(i);
       }
-      Matrix actual(d, d);
-      for (Index a = 0; a < d; ++a)
-        for (Index b = 0; b < d; ++b) actual(a, b) = stats.scatter(k, a * d + b);
-      CHECK(actual == actual.transpose());  // exactly symmetric
-      worst = std::max(worst, (actual - expected).cwiseAbs().maxCoeff());
-      scale = std::max(scale, expected.cwiseAbs().maxCoeff());
-      if (k == K - 1) CHECK(actual.cwiseAbs().maxCoeff() == 0.0);
     }
-    CHECK(worst < 1e-12 * scale);
+    auto rows_of = [](const RowMatrix& m, const std::vector<Index>& rows) {
+      RowMatrix out(static_cast<Index>(rows.size()), m.cols());
+      for (std::size_t r = 0; r < rows.size(); ++r) out.row(static_cast<Index>(r)) = m.row(rows[r]);
+      return out;
+    };
+    const Gaussian::Stats mixed = block_statistics(g, X, resp);
+    Gaussian::Stats parts = block_statistics(g, rows_of(X, complete_rows), rows_of(resp, complete_rows));
+    parts += block_statistics(g, rows_of(X, incomplete_rows), rows_of(resp, incomplete_rows));
+    CHECK(mixed.scatter.allFinite() && mixed.sum.allFinite());
+    CHECK((mixed.scatter - parts.scatter).cwiseAbs().maxCoeff() < 1e-12 * parts.scatter.cwiseAbs().maxCoeff());
+    CHECK((mixed.sum - parts.sum).cwiseAbs().maxCoeff() < 1e-12 * parts.sum.cwiseAbs().maxCoeff());
   }
 }
 

@@ -191,12 +191,16 @@ class Gaussian {
   static constexpr Index kTriangularFeatures = 32;
   // From this many features on, full covariances (float64 rows) use the quadratic-feature E-step
   // (quadratic_weights): d(d+1)/2 + d + 1 products per row and state instead of the GEMM's d² and
-  // the squared norms' 3d (below, the few products do not pay for forming the features).
+  // the squared norms' 3d (below, the few products do not pay for forming the features); and,
+  // below kTriangularFeatures, full and tied (float64 rows) the quadratic-feature statistics
+  // (add_quadratic_scatter): sums and upper triangles of the scatter in one product.
   static constexpr Index kQuadraticEStep = 8;
   // The quadratic-feature E-step expands (y - b)ᵀP(y - b) into terms that cancel; it is used only
   // while the cancellation measure of every state (quadratic_weights) stays below this, which
   // keeps its rounding error in the log-densities below ~1e-10 (absolute).
   static constexpr double kQuadraticCancellation = 1e5;
+  // Bytes of quadratic features (quadratic_block) formed at a time below kTriangularFeatures.
+  static constexpr Index kFeatureBytes = 384 * 1024;
   // Up to this many features, the products of a block are evaluated as dot products (Eigen's
   // lazyProduct): a blocked GEMM's packing costs more than the arithmetic of such tiny products.
   static constexpr Index kFewFeatures = 4;
@@ -278,7 +282,9 @@ class Gaussian {
   };
   // What the E-step of one block of float64 rows leaves for its statistics, so that they need not
   // be formed twice (Mixture::e_step hands one to log_prob, then to accumulate, per block): the
-  // centred block, x - c for full/tied, [(x - c)², x - c, 1] for diag/spherical (log_prob_rows),
+  // centred block, x - c for full/tied (or, with the quadratic-feature E-step below
+  // kTriangularFeatures, the block's quadratic features: quadratic_block, D + d + 1 columns),
+  // [(x - c)², x - c, 1] for diag/spherical (log_prob_rows),
   // column-major, for the rows [begin, begin + rows) of the data. Only a block without missing
   // entries is kept (rows == 0 otherwise).
   struct BlockCache {
@@ -644,20 +650,34 @@ class Gaussian {
     return rounded.allFinite() ? rounded : mean;  // means beyond float32's range: only float64 rows
   }
 
-  // The quadratic features of a centred row y (d values): y_a·y_b for a <= b, column by column of
-  // the upper triangle ((0,0), (0,1), (1,1), (0,2), …), D = d(d+1)/2 values written to z.
-  static void quadratic_features(const double* __restrict y, Index d, double* __restrict z) {
-    for (Index b = 0; b < d; ++b) {
-      const double yb = y[b];
-      for (Index a = 0; a <= b; ++a) z[a] = y[a] * yb;
-      z += b + 1;
-    }
+  // The quadratic features of the rows Xb about the centre c, column-major m × (D + d + 1) in z:
+  // with y = x - c, the products y_a·y_b for a <= b column by column of the upper triangle ((0,0),
+  // (0,1), (1,1), (0,2), …; D = d(d+1)/2 of them), then y, then 1. Each column is one vectorised
+  // pass over the rows.
+  template <class Rows>
+  static void quadratic_block(const Rows& Xb, const RowVectorXd& c, Matrix& z) {
+    const Index m = Xb.rows(), d = Xb.cols(), D = d * (d + 1) / 2;
+    z.resize(m, D + d + 1);
+    z.middleCols(D, d) = Xb.rowwise() - c;
+    Index t = 0;
+    for (Index b = 0; b < d; ++b)
+      for (Index a = 0; a <= b; ++a, ++t) z.col(t) = z.col(D + a).cwiseProduct(z.col(D + b));
+    z.col(D + d).setOnes();
+  }
+
+  // Rows whose quadratic features are formed at a time (a multiple of 8): as many as fit in
+  // kFeatureBytes below kTriangularFeatures (a whole block at d = 16), 8 from there on, where the
+  // products' other operand is the larger one to keep in cache.
+  static Index quadratic_rows(Index d) {
+    if (d >= kTriangularFeatures) return 8;
+    const Index D1 = d * (d + 1) / 2 + d + 1;
+    return std::max<Index>(8, kFeatureBytes / (8 * D1) / 8 * 8);
   }
 
   // The weights of the quadratic-feature E-step (full covariances): with y = x - c, b_k = μ_k - c
   // and P_k = U_k U_kᵀ the precision (U_k = L_k^{-T}, as for the triangular E-step),
   //   log N_k(x) = -½ yᵀP_k y + yᵀP_k b_k - ½ (d log 2π + log|Σ_k| + b_kᵀP_k b_k)
-  //              = [quadratic_features(y), y, 1] · w_k,
+  //              = [y_a y_b (a ≤ b), y, 1] · w_k          (a row of quadratic_block),
   // w_k = [-½ P_aa on the diagonal, -P_ab off it ; P_k b_k ; the constant], so the E-step of a
   // block of rows is one product (rows × (D + d + 1)) by ((D + d + 1) × K): half the arithmetic of
   // a GEMM with the factors, as the triangular products, but in one register-blocked product.
@@ -687,6 +707,70 @@ class Gaussian {
       w(D + d, k) = -0.5 * (dd * kLog2Pi + log_det_[k] + ub.squaredNorm());
     }
     return w;
+  }
+
+  // Adds Σ_i r_ik (x_i - c) and Σ_i r_ik (x_i - c)(x_i - c)ᵀ of every state for a block of float64
+  // rows Xb (rows [begin, begin + nb) of data; full/tied, kQuadraticEStep <= d < kTriangularFeatures)
+  // as one product per quadratic_rows rows: the features' transpose times the responsibilities,
+  // Zᵀ R ((D + d + 1) × K), whose first D rows are the scatter's upper triangles and the next d the
+  // sums (by small_products: the upper triangle's D products per row and state instead of the d²
+  // of a GEMM). features: the block's features (quadratic_block), or null to form them here.
+  // Incomplete rows are left out (zero responsibilities and features); accumulate adds them.
+  template <class Rows>
+  void add_quadratic_scatter(const Data& data, const Rows& Xb, Index begin, const Eigen::Ref<const RowMatrix>& resp,
+                             Stats& stats, const Matrix* features) const {
+    const Index K = n_states(), d = n_features(), nb = Xb.rows();
+    const Index D = d * (d + 1) / 2, D1 = D + d + 1;
+    const bool complete = data.range_complete(begin, begin + nb);
+    const Index padded = (K + small_products::kPacket - 1) / small_products::kPacket * small_products::kPacket;
+    // The responsibilities as small_products reads them: as given when they need no change, else
+    // a copy with whole SIMD packets of columns and the incomplete rows zeroed.
+    const double* R = resp.data();
+    Index ldr = resp.outerStride();
+    thread_local RowMatrix r, product;
+    if (!complete || padded != K) {
+      r.setZero(nb, padded);
+      r.leftCols(K) = resp;
+      if (!complete)
+        for (Index i = 0; i < nb; ++i)
+          if (data.pattern_of_row[begin + i] >= 0) r.row(i).setZero();
+      R = r.data();
+      ldr = padded;
+    }
+    const RowVectorXd c = stats.shift.row(0);
+    const Index rows = features ? nb : quadratic_rows(d);
+    thread_local Matrix local;
+    RowMatrix total;
+    product.resize(D1, padded);
+    for (Index i0 = 0; i0 < nb; i0 += rows) {
+      const Index m = std::min(rows, nb - i0);
+      const Matrix* z = features;
+      if (!z) {
+        quadratic_block(Xb.middleRows(i0, m), c, local);
+        if (!complete)
+          for (Index i = 0; i < m; ++i)
+            if (data.pattern_of_row[begin + i0 + i] >= 0) local.row(i).setZero();
+        z = &local;
+      }
+      small_products::multiply(D1, padded, m, z->data(), m, 1, R + i0 * ldr, ldr, product.data(), padded);
+      if (i0 == 0)
+        total = product;
+      else
+        total += product;
+    }
+    // Scatter row k holds S_k (symmetric) as d × d.
+    for (Index k = 0; k < K; ++k) {
+      double* S = stats.scatter.data() + k * d * d;
+      Index t = 0;
+      for (Index b = 0; b < d; ++b) {
+        for (Index a = 0; a < b; ++a, ++t) {
+          S[b * d + a] += total(t, k);
+          S[a * d + b] += total(t, k);
+        }
+        S[b * d + b] += total(t++, k);
+      }
+      stats.sum.row(k) += total.col(k).segment(D, d).transpose();
+    }
   }
 
   // Adds the scatter Σ_i r_ik (x_i - c)(x_i - c)ᵀ of every state for a block of float64 rows
@@ -780,28 +864,32 @@ class Gaussian {
     }
     if constexpr (std::is_same_v<T, double>) {
       if (uses_full_scatter() && op.quadratic.size() > 0) {
-        // The quadratic-feature E-step (quadratic_weights): a few rows' features at a time (they
-        // stay in cache), times the weights by small_products.
-        MatrixT& xc = *centred;
-        xc = Xb.rowwise() - op.centre;
-        const Index D1 = op.quadratic.rows(), padded = op.quadratic.cols(), D = D1 - d - 1;
-        constexpr Index kRows = 8;
-        thread_local RowMatrix features;  // per-thread scratch, reused from block to block
-        features.resize(kRows, D1);
-        RowMatrix product(kRows, padded);
-        Vector y(d);
-        for (Index i0 = 0; i0 < nb; i0 += kRows) {
-          const Index m = std::min(kRows, nb - i0);
-          for (Index r = 0; r < m; ++r) {
-            y = xc.row(i0 + r).transpose();
-            double* z = features.row(r).data();
-            quadratic_features(y.data(), d, z);
-            std::copy(y.data(), y.data() + d, z + D);
-            z[D + d] = 1.0;
+        // The quadratic-feature E-step (quadratic_weights): the features of a few rows at a time
+        // (quadratic_rows; they stay in cache), times the weights by small_products. Below
+        // kTriangularFeatures a whole block's features are kept for accumulate when they fit.
+        const Index D1 = op.quadratic.rows(), padded = op.quadratic.cols();
+        const Index rows = quadratic_rows(d);
+        Matrix* features = nullptr;
+        if (keep && d < kTriangularFeatures && rows >= nb) {
+          features = keep;  // accumulate takes the features (D1 columns) from the cache
+        } else if (keep) {
+          *keep = Xb.rowwise() - op.centre;  // accumulate takes x - c (d columns)
+        }
+        thread_local Matrix local;  // per-thread scratch, reused from block to block
+        Matrix& z = features ? *features : local;
+        thread_local RowMatrix product;
+        for (Index i0 = 0; i0 < nb; i0 += rows) {
+          const Index m = std::min(rows, nb - i0);
+          quadratic_block(Xb.middleRows(i0, m), op.centre, z);
+          if (padded == K) {
+            small_products::multiply(m, K, D1, z.data(), 1, m, op.quadratic.data(), padded, &out(i0, 0),
+                                     out.outerStride());
+          } else {
+            product.resize(m, padded);
+            small_products::multiply(m, padded, D1, z.data(), 1, m, op.quadratic.data(), padded, product.data(),
+                                     padded);
+            out.middleRows(i0, m) = product.leftCols(K);
           }
-          small_products::multiply(m, padded, D1, features.data(), D1, 1, op.quadratic.data(), padded,
-                                   product.data(), padded);
-          out.middleRows(i0, m) = product.topRows(m).leftCols(K);
         }
         return;
       }
@@ -926,9 +1014,18 @@ class Gaussian {
       stats.sum += both.rightCols(d);
       return;
     }
-    if (block == &local) {
+    if constexpr (std::is_same_v<T, double>) {
+      if (d >= kQuadraticEStep && d < kTriangularFeatures) {
+        // The block's features as the quadratic-feature E-step kept them, when it did.
+        const Index D1 = d * (d + 1) / 2 + d + 1;
+        add_quadratic_scatter(data, Xb, begin, resp, stats, centred && complete && centred->cols() == D1 ? centred : nullptr);
+        return;
+      }
+    }
+    if (block == &local || block->cols() != d) {
       local = Xb.rowwise() - shift;
       if (!complete) zero_incomplete(local);
+      block = &local;
     }
     const MatrixT& xc = *block;
     weighted_sum(stats.sum, xc, /*lazy=*/d <= 2 * kFewFeatures);
