@@ -79,8 +79,10 @@ class GaussianMixture(BaseEstimator):
     float32 input (an array, or a DataFrame of float32 columns) is not converted: the E-step and
     the per-block sums of the M-step statistics run in float32, and the statistics are added up
     and the parameters estimated in float64 (``fit_dtype_`` says which precision the fit used).
-    That is about twice as fast with full covariances, at a precision limited by float32 input
-    anyway. Every other input is converted to float64.
+    With full covariances that is 1.6-2x faster, at a precision limited by float32 input anyway:
+    log-densities to ~1e-5 (at worst ~6e-4) where float64 gives ~1e-10; on the benchmark's
+    10^6 x 16 mixture the log-likelihood agrees with the float64 fit's to 5e-8 (relative).
+    Every other input is converted to float64.
 
     Parameters
     ----------

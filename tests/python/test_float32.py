@@ -48,13 +48,18 @@ CASES = [
     # Far from the origin: the kernels centre the rows before any float32 arithmetic.
     pytest.param(dict(missing=0.0, weights=False, offset=500.0), id="offset"),
     pytest.param(dict(missing=0.1, weights=True, offset=0.0), id="missing+weights"),
+    # 8 <= d < 32: full/tied statistics as one product of the rows' quadratic features with the
+    # responsibilities, in float32 per block; the full E-step likewise when its cancellation
+    # measure allows (Gaussian::kQuadraticCancellation32).
+    pytest.param(dict(missing=0.0, weights=False, offset=0.0, d=12), id="d12"),
+    pytest.param(dict(missing=0.1, weights=True, offset=500.0, d=16), id="d16-missing+weights+offset"),
 ]
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_float32_fit_matches_float64_reference(covariance_type, case):
     K = 3
-    X32, X64 = float32_blobs(missing=case["missing"], offset=case["offset"])
+    X32, X64 = float32_blobs(d=case.get("d", 4), missing=case["missing"], offset=case["offset"])
     rng = np.random.default_rng(4)
     w = rng.uniform(0.2, 3.0, size=X32.shape[0]) if case["weights"] else None
     weights0, means0, cov0 = start_params(X64, K, covariance_type)
@@ -79,9 +84,9 @@ def test_float32_fit_matches_float64_reference(covariance_type, case):
 
 @pytest.mark.parametrize("spread", [4.0, 12.0], ids=["overlapping", "separated"])
 def test_float32_many_features_statistics_match_float64(covariance_type, spread):
-    # d >= 32: float32 rows keep the triangular E-step (the quadratic-feature one would cancel
-    # float32 digits) and gather the full/tied scatter over the rows whose responsibility is not
-    # exactly zero. Statistics at the same parameters (a float64 fit started at the blobs' means)
+    # d >= 32: float32 rows gather the full/tied scatter over the rows whose responsibility is not
+    # exactly zero; the full E-step is the quadratic-feature product where its cancellation
+    # measure stays below Gaussian::kQuadraticCancellation32, else the triangular one. Statistics at the same parameters (a float64 fit started at the blobs' means)
     # rather than whole fits: the separated blobs lie far from their common centre, where float32
     # rows resolve a log-density to ~1e-3 only, below which EM's last steps climb.
     K = 8 if spread > 4.0 else 3

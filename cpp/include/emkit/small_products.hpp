@@ -1,6 +1,7 @@
-// Register-blocked products for the skinny shapes of the diagonal-covariance kernels, where a
-// general GEMM spends much of its time packing operands and handling edges: a block of a few
-// hundred rows against K states, with an inner dimension of a few dozen.
+// Register-blocked products for the skinny shapes of the diagonal-covariance and quadratic-feature
+// kernels, where a general GEMM spends much of its time packing operands and handling edges: a
+// block of a few hundred rows against K states, with an inner dimension of a few dozen to a few
+// thousand. In double or float (the float32 rows' kernels: twice the lanes per packet).
 //
 //   C(a, b) = Σ_t A(a, t) · B(t, b)     for a < m, b < n, t < depth
 //
@@ -20,8 +21,13 @@
 namespace emkit {
 namespace small_products {
 
-using Packet = Eigen::internal::packet_traits<double>::type;
-constexpr int kPacket = Eigen::internal::packet_traits<double>::size;
+// The SIMD packet of scalar type T (double or float) for the instruction set compiled for.
+template <class T>
+using PacketOf = typename Eigen::internal::packet_traits<T>::type;
+template <class T>
+constexpr int kPacketOf = Eigen::internal::packet_traits<T>::size;
+using Packet = PacketOf<double>;
+constexpr int kPacket = kPacketOf<double>;
 // Packets per tile row, and tile rows: R·W accumulators plus W operands within the register file
 // (16 vector registers below AVX-512, 32 with it).
 constexpr int kTileCols = 4;
@@ -32,10 +38,17 @@ constexpr int kTileRows = 4;
 #else
 constexpr int kTileRows = 3;
 #endif
+// Narrower panels (the last columns, or n < kTileCols packets) take more rows per tile, so that
+// the loaded B packets serve more multiply-adds.
+template <int W>
+constexpr int tile_rows() {
+  return W >= 3 ? kTileRows : W == 2 ? 2 * kTileRows - 2 : 2 * kTileRows;
+}
 
 // Keeps a loaded operand in a register: without it GCC folds the load into each of the R
 // multiply-adds that use it (R loads instead of one), and the tile becomes bound by loads.
-inline void keep_in_register(Packet& p) {
+template <class P>
+inline void keep_in_register(P& p) {
 #if defined(__GNUC__) && defined(__AVX512F__)
   asm("" : "+v"(p));
 #elif defined(__GNUC__) && defined(__SSE2__)
@@ -45,48 +58,83 @@ inline void keep_in_register(Packet& p) {
 #endif
 }
 
-template <int R, int W>
-inline void tile(const double* A, Index sa, Index st, const double* B, Index ldb, double* C, Index ldc,
-                 Index depth) {
+// (The loops over r and w are unrolled explicitly: left to its heuristics GCC kept some tiles'
+// accumulators in memory, e.g. float 4 × 1.)
+#if defined(__GNUC__) && !defined(__clang__)
+#define EMKIT_UNROLL _Pragma("GCC unroll 16")
+#else
+#define EMKIT_UNROLL
+#endif
+#if defined(__GNUC__)
+#define EMKIT_NOINLINE __attribute__((noinline))
+#else
+#define EMKIT_NOINLINE
+#endif
+template <int R, int W, class T>
+EMKIT_NOINLINE void tile(const T* A, Index sa, Index st, const T* B, Index ldb, T* C, Index ldc, Index depth) {
   namespace ei = Eigen::internal;
-  Packet acc[R][W];
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < W; ++w) acc[r][w] = ei::pset1<Packet>(0.0);
+  using P = PacketOf<T>;
+  constexpr int kSize = kPacketOf<T>;
+  P acc[R][W];
+  EMKIT_UNROLL
+  for (int r = 0; r < R; ++r) {
+    EMKIT_UNROLL
+    for (int w = 0; w < W; ++w) acc[r][w] = ei::pset1<P>(T(0));
+  }
   for (Index t = 0; t < depth; ++t) {
-    Packet b[W];
+    P b[W];
+    EMKIT_UNROLL
     for (int w = 0; w < W; ++w) {
-      b[w] = ei::ploadu<Packet>(B + t * ldb + w * kPacket);
+      b[w] = ei::ploadu<P>(B + t * ldb + w * kSize);
       keep_in_register(b[w]);
     }
+    EMKIT_UNROLL
     for (int r = 0; r < R; ++r) {
-      const Packet a = ei::pset1<Packet>(A[r * sa + t * st]);
+      const P a = ei::pset1<P>(A[r * sa + t * st]);
+      EMKIT_UNROLL
       for (int w = 0; w < W; ++w) acc[r][w] = ei::pmadd(a, b[w], acc[r][w]);
     }
   }
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < W; ++w) ei::pstoreu(C + r * ldc + w * kPacket, acc[r][w]);
+  EMKIT_UNROLL
+  for (int r = 0; r < R; ++r) {
+    EMKIT_UNROLL
+    for (int w = 0; w < W; ++w) ei::pstoreu(C + r * ldc + w * kSize, acc[r][w]);
+  }
 }
+#undef EMKIT_UNROLL
 
-// The rows [0, m) of C's columns [b0, b0 + W·kPacket).
-template <int W>
-inline void column_panel(Index m, const double* A, Index sa, Index st, const double* B, Index ldb, double* C,
-                         Index ldc, Index depth, Index b0) {
+// The rows [0, m) of C's columns [b0, b0 + W packets).
+template <int W, class T>
+inline void column_panel(Index m, const T* A, Index sa, Index st, const T* B, Index ldb, T* C, Index ldc,
+                         Index depth, Index b0) {
+  constexpr int R = tile_rows<W>();
   Index a = 0;
-  for (; a + kTileRows <= m; a += kTileRows)
-    tile<kTileRows, W>(A + a * sa, sa, st, B + b0, ldb, C + a * ldc + b0, ldc, depth);
+  for (; a + R <= m; a += R) tile<R, W>(A + a * sa, sa, st, B + b0, ldb, C + a * ldc + b0, ldc, depth);
   for (; a < m; ++a) tile<1, W>(A + a * sa, sa, st, B + b0, ldb, C + a * ldc + b0, ldc, depth);
 }
 
-// Whether multiply takes n columns: whole packets only (the callers use Eigen's GEMM otherwise).
-inline bool applies(Index n) { return n > 0 && n % kPacket == 0; }
+// Whether multiply takes n columns of scalar type T: whole packets only (the callers use Eigen's
+// GEMM otherwise).
+template <class T = double>
+inline bool applies(Index n) {
+  return n > 0 && n % kPacketOf<T> == 0;
+}
 
-// C = A·B as described above (C overwritten); n a multiple of kPacket (applies(n)).
-inline void multiply(Index m, Index n, Index depth, const double* A, Index sa, Index st, const double* B,
-                     Index ldb, double* C, Index ldc) {
-  constexpr Index full = kTileCols * kPacket;
+// n rounded up to whole packets of T.
+template <class T = double>
+inline Index padded(Index n) {
+  return (n + kPacketOf<T> - 1) / kPacketOf<T> * kPacketOf<T>;
+}
+
+// C = A·B as described above (C overwritten), in T = double or float; n a multiple of the packet
+// size (applies<T>(n)).
+template <class T>
+inline void multiply(Index m, Index n, Index depth, const T* A, Index sa, Index st, const T* B, Index ldb, T* C,
+                     Index ldc) {
+  constexpr Index full = kTileCols * kPacketOf<T>;
   Index b0 = 0;
   for (; b0 + full <= n; b0 += full) column_panel<kTileCols>(m, A, sa, st, B, ldb, C, ldc, depth, b0);
-  const Index packets = (n - b0) / kPacket;
+  const Index packets = (n - b0) / kPacketOf<T>;
   if (packets == 3) column_panel<3>(m, A, sa, st, B, ldb, C, ldc, depth, b0);
   if (packets == 2) column_panel<2>(m, A, sa, st, B, ldb, C, ldc, depth, b0);
   if (packets == 1) column_panel<1>(m, A, sa, st, B, ldb, C, ldc, depth, b0);

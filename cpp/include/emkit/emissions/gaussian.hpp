@@ -199,6 +199,12 @@ class Gaussian {
   // while the cancellation measure of every state (quadratic_weights) stays below this, which
   // keeps its rounding error in the log-densities below ~1e-10 (absolute).
   static constexpr double kQuadraticCancellation = 1e5;
+  // The same for float32 rows, whose products round to float32 (ε ≈ 6e-8): the error of their
+  // log-densities stays below ε·1e4 ≈ 6e-4 (absolute; typically ~1e-5, where the direct form's is
+  // ~1e-6). On the benchmark's gmm-full (measure up to ~2000) the float32 fit's log-likelihood
+  // after 12 iterations differs from the float64 fit's by 5e-8 (relative), its means by 6e-6
+  // standard deviations. Beyond it, float32 rows use the direct form (GEMM or triangular).
+  static constexpr double kQuadraticCancellation32 = 1e4;
   // Bytes of quadratic features (quadratic_block) formed at a time below kTriangularFeatures.
   static constexpr Index kFeatureBytes = 384 * 1024;
   // Up to this many features, the products of a block are evaluated as dot products (Eigen's
@@ -275,20 +281,23 @@ class Gaussian {
     // b_k = μ_k - c, with precisions 1 × (K·d), [1/σ²_0 … 1/σ²_{K-1}]
     Eigen::Matrix<T, 1, Eigen::Dynamic> offsets;
     Eigen::Matrix<T, 1, Eigen::Dynamic> precisions;
-    // full, float64 rows, d >= kQuadraticEStep: the (D + d + 1) × K' weights of the
-    // quadratic-feature E-step (quadratic_weights; K' = K rounded up to whole SIMD packets), or
-    // empty where that E-step does not apply.
+    // full, d >= kQuadraticEStep: the (D + d + 1) × K' weights of the quadratic-feature E-step
+    // (quadratic_weights; K' = K rounded up to whole SIMD packets of T), or empty where that
+    // E-step does not apply. float32 rows: the weights' last row (the constants) is zero, and the
+    // constants are added in float64 from `constants` (1 × K).
     Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> quadratic;
+    Eigen::Matrix<double, 1, Eigen::Dynamic> constants;
   };
-  // What the E-step of one block of float64 rows leaves for its statistics, so that they need not
-  // be formed twice (Mixture::e_step hands one to log_prob, then to accumulate, per block): the
-  // centred block, x - c for full/tied (or, with the quadratic-feature E-step below
-  // kTriangularFeatures, the block's quadratic features: quadratic_block, D + d + 1 columns),
-  // [(x - c)², x - c, 1] for diag/spherical (log_prob_rows),
-  // column-major, for the rows [begin, begin + rows) of the data. Only a block without missing
-  // entries is kept (rows == 0 otherwise).
+  // What the E-step of one block of rows leaves for its statistics, so that they need not be
+  // formed twice (Mixture::e_step hands one to log_prob, then to accumulate, per block): for
+  // float64 rows the centred block, x - c for full/tied (or, with the quadratic-feature E-step
+  // below kTriangularFeatures, the block's quadratic features: quadratic_block, D + d + 1
+  // columns), [(x - c)², x - c, 1] for diag/spherical (log_prob_rows); for float32 rows only the
+  // quadratic features, in centred32. Column-major, for the rows [begin, begin + rows) of the
+  // data. Only a block without missing entries is kept (rows == 0 otherwise).
   struct BlockCache {
     Matrix centred;
+    Eigen::MatrixXf centred32;
     Index begin = 0;
     Index rows = 0;
     bool holds(Index b, Index n) const { return rows > 0 && begin == b && rows == n; }
@@ -329,7 +338,7 @@ class Gaussian {
             (means_.row(k) - op.centre) * op.factors.middleCols(f * d, d).triangularView<Eigen::Upper>();
       }
       if (type_ == CovarianceType::Full && d >= kQuadraticEStep && !data.single_precision())
-        op.quadratic = quadratic_weights(op);
+        op.quadratic = quadratic_weights(op, kQuadraticCancellation, small_products::padded<double>(K));
     } else if (!data.single_precision()) {
       // Row k of the K × (2d+1) factor: [-½/σ²_k, b_k/σ²_k, -½ (d log 2π + log|Σ_k| + Σ_j b²_kj/σ²_kj)].
       const double dd = static_cast<double>(d);
@@ -354,6 +363,14 @@ class Gaussian {
       ws.f32.factors = op.factors.cast<float>();
       ws.f32.offsets = op.offsets.cast<float>();
       ws.f32.precisions = op.precisions.cast<float>();
+      if (type_ == CovarianceType::Full && d >= kQuadraticEStep) {
+        const RowMatrix w = quadratic_weights(op, kQuadraticCancellation32, small_products::padded<float>(K));
+        if (w.size() > 0) {
+          ws.f32.quadratic = w.cast<float>();
+          ws.f32.quadratic.bottomRows(1).setZero();
+          ws.f32.constants = w.bottomRows(1).leftCols(K);
+        }
+      }
     }
     if (!cache_conditionals || !uses_conditionals() || data.n_patterns() == 0) return ws;
     const Index P = data.n_patterns(), F = n_factors();
@@ -378,20 +395,19 @@ class Gaussian {
                 BlockCache* cache = nullptr) const {
     const Index K = n_states(), nb = end - begin;
     const bool complete = data.range_complete(begin, end);
-    Matrix* keep = nullptr;
+    // float32 rows keep only the quadratic features (the other float32 kernels do not form a
+    // block that the statistics could use).
+    const bool keep = cache && complete && nb <= kBlockRows &&
+                      (!data.single_precision() || (ws.f32.quadratic.size() > 0 && n_features() < kTriangularFeatures));
     if (cache) {
-      cache->rows = 0;
-      if (complete && !data.single_precision() && nb <= kBlockRows) {
-        keep = &cache->centred;
-        cache->begin = begin;
-        cache->rows = nb;
-      }
+      cache->rows = keep ? nb : 0;
+      cache->begin = begin;
     }
     // Rows with missing entries get meaningless values here and are redone one by one below.
     if (data.single_precision())
-      log_prob_rows<float>(data.rows<float>(begin, nb), ws.f32, out, nullptr);
+      log_prob_rows<float>(data.rows<float>(begin, nb), ws.f32, out, keep ? &cache->centred32 : nullptr);
     else
-      log_prob_rows<double>(data.rows<double>(begin, nb), ws.f64, out, keep);
+      log_prob_rows<double>(data.rows<double>(begin, nb), ws.f64, out, keep ? &cache->centred : nullptr);
     if (complete) return;
     for (Index i = begin; i < end; ++i) {
       const int p = data.pattern_of_row[i];
@@ -429,15 +445,15 @@ class Gaussian {
     for (Index b = begin; b < end; b += kBlockRows) {
       const Index e = std::min(end, b + kBlockRows);
       const auto block_resp = resp.middleRows(b - begin, e - b);
-      if (data.single_precision()) {
-        accumulate_rows<float>(data, data.rows<float>(b, e - b), b, block_resp, stats, nullptr);
-      } else {
-        // The cached block is centred on c, as these statistics are (make_stats) unless they were
-        // made for other parameters.
-        const bool use_cache = cache && cache->holds(b, e - b) && stats.parameters == fingerprint_;
+      // The cached block is centred on c, as these statistics are (make_stats) unless they were
+      // made for other parameters.
+      const bool use_cache = cache && cache->holds(b, e - b) && stats.parameters == fingerprint_;
+      if (data.single_precision())
+        accumulate_rows<float>(data, data.rows<float>(b, e - b), b, block_resp, stats,
+                               use_cache ? &cache->centred32 : nullptr);
+      else
         accumulate_rows<double>(data, data.rows<double>(b, e - b), b, block_resp, stats,
                                 use_cache ? &cache->centred : nullptr);
-      }
     }
     if (data.range_complete(begin, end)) return;
     Vector filled(d), z(d);
@@ -654,24 +670,43 @@ class Gaussian {
   // with y = x - c, the products y_a·y_b for a <= b column by column of the upper triangle ((0,0),
   // (0,1), (1,1), (0,2), …; D = d(d+1)/2 of them), then y, then 1. Each column is one vectorised
   // pass over the rows.
-  template <class Rows>
-  static void quadratic_block(const Rows& Xb, const RowVectorXd& c, Matrix& z) {
+  template <class Rows, class Centre, class Z>
+  static void quadratic_block(const Rows& Xb, const Centre& c, Z& z) {
     const Index m = Xb.rows(), d = Xb.cols(), D = d * (d + 1) / 2;
     z.resize(m, D + d + 1);
     z.middleCols(D, d) = Xb.rowwise() - c;
-    Index t = 0;
-    for (Index b = 0; b < d; ++b)
-      for (Index a = 0; a <= b; ++a, ++t) z.col(t) = z.col(D + a).cwiseProduct(z.col(D + b));
+    using T = typename Z::Scalar;
+    T* out = z.data();
+    const T* y = z.data() + D * m;
+    // Plain loops over the rows of a column: with few rows (kSubBlockRows from kTriangularFeatures
+    // on) an Eigen expression per column costs more than its arithmetic; a constant count unrolls.
+    auto columns = [&](auto rows) {
+      for (Index b = 0; b < d; ++b) {
+        const T* yb = y + b * rows;
+        for (Index a = 0; a <= b; ++a, out += rows) {
+          const T* ya = y + a * rows;
+          for (Index i = 0; i < rows; ++i) out[i] = ya[i] * yb[i];
+        }
+      }
+    };
+    if (m == kSubBlockRows)
+      columns(std::integral_constant<Index, kSubBlockRows>());
+    else
+      columns(m);
     z.col(D + d).setOnes();
   }
 
-  // Rows whose quadratic features are formed at a time (a multiple of 8): as many as fit in
-  // kFeatureBytes below kTriangularFeatures (a whole block at d = 16), 8 from there on, where the
-  // products' other operand is the larger one to keep in cache.
+  // Rows whose quadratic features are formed at a time: as many as fit in
+  // kFeatureBytes below kTriangularFeatures (a whole block at d = 16), kSubBlockRows from there on,
+  // where the products' other operand is the larger one to keep in cache. kSubBlockRows is a
+  // multiple of every small_products tile height (3, 4, 6, 8), so that no rows are left to
+  // single-row tiles.
+  static constexpr Index kSubBlockRows = 24;
+  template <class T>
   static Index quadratic_rows(Index d) {
-    if (d >= kTriangularFeatures) return 8;
+    if (d >= kTriangularFeatures) return kSubBlockRows;
     const Index D1 = d * (d + 1) / 2 + d + 1;
-    return std::max<Index>(8, kFeatureBytes / (8 * D1) / 8 * 8);
+    return std::max(kSubBlockRows, kFeatureBytes / (static_cast<Index>(sizeof(T)) * D1) / kSubBlockRows * kSubBlockRows);
   }
 
   // The weights of the quadratic-feature E-step (full covariances): with y = x - c, b_k = μ_k - c
@@ -686,9 +721,9 @@ class Gaussian {
   // states far from c in their own standard deviations, or strongly correlated features). Where
   // that measure exceeds kQuadraticCancellation for some state, returns an empty matrix and the
   // E-step keeps the triangular products.
-  RowMatrix quadratic_weights(const ProductOperands<double>& op) const {
+  // limit: the largest cancellation measure allowed; padded: columns (K or more, zeros after K).
+  RowMatrix quadratic_weights(const ProductOperands<double>& op, double limit, Index padded) const {
     const Index K = n_states(), d = n_features(), D = d * (d + 1) / 2;
-    const Index padded = (K + small_products::kPacket - 1) / small_products::kPacket * small_products::kPacket;
     const double dd = static_cast<double>(d);
     RowMatrix w = RowMatrix::Zero(D + d + 1, padded);
     Matrix P(d, d);
@@ -699,7 +734,7 @@ class Gaussian {
       const Vector ub = op.offsets.segment(k * d, d).transpose();  // U_kᵀ b_k
       const double measure = b.cwiseAbs().dot(P.cwiseAbs() * b.cwiseAbs()) +
                              P.cwiseAbs().cwiseProduct(covariance_matrix(k).cwiseAbs()).sum();
-      if (!(measure <= kQuadraticCancellation)) return RowMatrix();
+      if (!(measure <= limit)) return RowMatrix();
       Index t = 0;
       for (Index c = 0; c < d; ++c)
         for (Index a = 0; a <= c; ++a) w(t++, k) = a == c ? -0.5 * P(a, a) : -P(a, c);
@@ -709,54 +744,63 @@ class Gaussian {
     return w;
   }
 
-  // Adds Σ_i r_ik (x_i - c) and Σ_i r_ik (x_i - c)(x_i - c)ᵀ of every state for a block of float64
-  // rows Xb (rows [begin, begin + nb) of data; full/tied, kQuadraticEStep <= d < kTriangularFeatures)
-  // as one product per quadratic_rows rows: the features' transpose times the responsibilities,
-  // Zᵀ R ((D + d + 1) × K), whose first D rows are the scatter's upper triangles and the next d the
-  // sums (by small_products: the upper triangle's D products per row and state instead of the d²
-  // of a GEMM). features: the block's features (quadratic_block), or null to form them here.
-  // Incomplete rows are left out (zero responsibilities and features); accumulate adds them.
-  template <class Rows>
+  // Adds Σ_i r_ik (x_i - c) and Σ_i r_ik (x_i - c)(x_i - c)ᵀ of every state for a block of rows Xb
+  // (scalar type T; rows [begin, begin + nb) of data; full/tied, kQuadraticEStep <= d <
+  // kTriangularFeatures) as one product per quadratic_rows rows: the features' transpose times the
+  // responsibilities, Zᵀ R ((D + d) × K), whose first D rows are the scatter's upper triangles and
+  // the next d the sums (by small_products: the upper triangle's D products per row and state
+  // instead of the d² of a GEMM). features: the block's features (quadratic_block), or null to
+  // form them here. Incomplete rows are left out (zero responsibilities and features);
+  // accumulate adds them. float32 rows: the block's products in float32, added in float64.
+  template <class T, class Rows>
   void add_quadratic_scatter(const Data& data, const Rows& Xb, Index begin, const Eigen::Ref<const RowMatrix>& resp,
-                             Stats& stats, const Matrix* features) const {
+                             Stats& stats, const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>* features) const {
+    using MatrixT = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
     const Index K = n_states(), d = n_features(), nb = Xb.rows();
-    const Index D = d * (d + 1) / 2, D1 = D + d + 1;
+    const Index D = d * (d + 1) / 2;
     const bool complete = data.range_complete(begin, begin + nb);
-    const Index padded = (K + small_products::kPacket - 1) / small_products::kPacket * small_products::kPacket;
+    const Index padded = small_products::padded<T>(K);
     // The responsibilities as small_products reads them: as given when they need no change, else
-    // a copy with whole SIMD packets of columns and the incomplete rows zeroed.
-    const double* R = resp.data();
-    Index ldr = resp.outerStride();
-    thread_local RowMatrix r, product;
-    if (!complete || padded != K) {
+    // a copy in T with whole SIMD packets of columns and the incomplete rows zeroed.
+    const T* R = nullptr;
+    Index ldr = padded;
+    thread_local RowMatrixT<T> r, product;
+    if constexpr (std::is_same_v<T, double>) {
+      if (complete && padded == K) {
+        R = resp.data();
+        ldr = resp.outerStride();
+      }
+    }
+    if (!R) {
       r.setZero(nb, padded);
-      r.leftCols(K) = resp;
+      r.leftCols(K) = resp.template cast<T>();
       if (!complete)
         for (Index i = 0; i < nb; ++i)
           if (data.pattern_of_row[begin + i] >= 0) r.row(i).setZero();
       R = r.data();
-      ldr = padded;
     }
-    const RowVectorXd c = stats.shift.row(0);
-    const Index rows = features ? nb : quadratic_rows(d);
-    thread_local Matrix local;
+    const auto c = stats.shift.row(0).template cast<T>();
+    const Index rows = features ? nb : quadratic_rows<T>(d);
+    thread_local MatrixT local;
     RowMatrix total;
-    product.resize(D1, padded);
+    product.resize(D + d, padded);
     for (Index i0 = 0; i0 < nb; i0 += rows) {
       const Index m = std::min(rows, nb - i0);
-      const Matrix* z = features;
+      const T* z = features ? features->data() : nullptr;
       if (!z) {
         quadratic_block(Xb.middleRows(i0, m), c, local);
         if (!complete)
           for (Index i = 0; i < m; ++i)
             if (data.pattern_of_row[begin + i0 + i] >= 0) local.row(i).setZero();
-        z = &local;
+        z = local.data();
       }
-      small_products::multiply(D1, padded, m, z->data(), m, 1, R + i0 * ldr, ldr, product.data(), padded);
+      // The features' last column (the constant 1) would give the responsibilities' sums, which the
+      // structure keeps itself: the product stops before it.
+      small_products::multiply(D + d, padded, m, z, m, 1, R + i0 * ldr, ldr, product.data(), padded);
       if (i0 == 0)
-        total = product;
+        total = product.template cast<double>();
       else
-        total += product;
+        total += product.template cast<double>();
     }
     // Scatter row k holds S_k (symmetric) as d × d.
     for (Index k = 0; k < K; ++k) {
@@ -850,10 +894,11 @@ class Gaussian {
     }
   }
 
-  // The E-step of the rows Xb (scalar type T) as if none had a missing entry. keep (float64 only):
-  // where to build the centred block (BlockCache::centred), or null.
+  // The E-step of the rows Xb (scalar type T) as if none had a missing entry. keep: where to build
+  // the centred block (BlockCache; float32 rows: only with the quadratic-feature E-step), or null.
   template <class T, class Rows>
-  void log_prob_rows(const Rows& Xb, const ProductOperands<T>& op, Eigen::Ref<RowMatrix> out, Matrix* keep) const {
+  void log_prob_rows(const Rows& Xb, const ProductOperands<T>& op, Eigen::Ref<RowMatrix> out,
+                     Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>* keep) const {
     using MatrixT = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
     const Index K = n_states(), d = n_features(), nb = Xb.rows();
     const double dd = static_cast<double>(d);
@@ -862,37 +907,43 @@ class Gaussian {
     if constexpr (std::is_same_v<T, double>) {
       if (keep) centred = keep;
     }
-    if constexpr (std::is_same_v<T, double>) {
-      if (uses_full_scatter() && op.quadratic.size() > 0) {
-        // The quadratic-feature E-step (quadratic_weights): the features of a few rows at a time
-        // (quadratic_rows; they stay in cache), times the weights by small_products. Below
-        // kTriangularFeatures a whole block's features are kept for accumulate when they fit.
-        const Index D1 = op.quadratic.rows(), padded = op.quadratic.cols();
-        const Index rows = quadratic_rows(d);
-        Matrix* features = nullptr;
-        if (keep && d < kTriangularFeatures && rows >= nb) {
-          features = keep;  // accumulate takes the features (D1 columns) from the cache
-        } else if (keep) {
-          *keep = Xb.rowwise() - op.centre;  // accumulate takes x - c (d columns)
-        }
-        thread_local Matrix local;  // per-thread scratch, reused from block to block
-        Matrix& z = features ? *features : local;
-        thread_local RowMatrix product;
-        for (Index i0 = 0; i0 < nb; i0 += rows) {
-          const Index m = std::min(rows, nb - i0);
-          quadratic_block(Xb.middleRows(i0, m), op.centre, z);
-          if (padded == K) {
+    if (uses_full_scatter() && op.quadratic.size() > 0) {
+      // The quadratic-feature E-step (quadratic_weights): the features of a few rows at a time
+      // (quadratic_rows; they stay in cache), times the weights by small_products. Below
+      // kTriangularFeatures a whole block's float64 features are kept for accumulate when they fit.
+      // float32 rows: the product in float32 without the constants, which are added in float64.
+      const Index D1 = op.quadratic.rows(), padded = op.quadratic.cols();
+      const Index rows = quadratic_rows<T>(d);
+      MatrixT* features = nullptr;
+      if (keep && d < kTriangularFeatures && rows >= nb) {
+        features = keep;  // accumulate takes the features (D1 columns) from the cache
+      } else if (keep) {
+        *keep = Xb.rowwise() - op.centre;  // accumulate takes x - c (d columns)
+      }
+      thread_local MatrixT scratch;  // per-thread, reused from block to block
+      MatrixT& z = features ? *features : scratch;
+      thread_local RowMatrixT<T> product;
+      const bool direct = std::is_same_v<T, double> && padded == K;
+      const Index depth = std::is_same_v<T, double> ? D1 : D1 - 1;  // float32: no constant feature
+      for (Index i0 = 0; i0 < nb; i0 += rows) {
+        const Index m = std::min(rows, nb - i0);
+        quadratic_block(Xb.middleRows(i0, m), op.centre, z);
+        if constexpr (std::is_same_v<T, double>) {
+          if (direct) {
             small_products::multiply(m, K, D1, z.data(), 1, m, op.quadratic.data(), padded, &out(i0, 0),
                                      out.outerStride());
-          } else {
-            product.resize(m, padded);
-            small_products::multiply(m, padded, D1, z.data(), 1, m, op.quadratic.data(), padded, product.data(),
-                                     padded);
-            out.middleRows(i0, m) = product.leftCols(K);
+            continue;
           }
         }
-        return;
+        product.resize(m, padded);
+        small_products::multiply(m, padded, depth, z.data(), 1, m, op.quadratic.data(), padded, product.data(),
+                                 padded);
+        if constexpr (std::is_same_v<T, double>)
+          out.middleRows(i0, m) = product.leftCols(K);
+        else
+          out.middleRows(i0, m) = (product.leftCols(K).template cast<double>().rowwise() + op.constants);
       }
+      return;
     }
     if (uses_full_scatter()) {
       const Index F = n_factors();
@@ -960,10 +1011,17 @@ class Gaussian {
   // centred (float64, complete blocks only): the block as log_prob_rows centred it, or null.
   template <class T, class Rows>
   void accumulate_rows(const Data& data, const Rows& Xb, Index begin, const Eigen::Ref<const RowMatrix>& resp,
-                       Stats& stats, const Matrix* centred) const {
+                       Stats& stats, const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>* centred) const {
     using MatrixT = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
     const Index K = n_states(), d = n_features(), nb = Xb.rows();
     const bool complete = data.range_complete(begin, begin + nb);
+    if (uses_full_scatter() && d >= kQuadraticEStep && d < kTriangularFeatures) {
+      // The block's features as the quadratic-feature E-step kept them, when it did.
+      const Index D1 = d * (d + 1) / 2 + d + 1;
+      add_quadratic_scatter<T>(data, Xb, begin, resp, stats,
+                               centred && complete && centred->cols() == D1 ? centred : nullptr);
+      return;
+    }
     // Statistics are centred on the common centre c (make_stats). Column-major: the products
     // below read whole columns.
     const auto shift = stats.shift.row(0).template cast<T>();
@@ -1013,14 +1071,6 @@ class Gaussian {
       stats.scatter += both.leftCols(d);
       stats.sum += both.rightCols(d);
       return;
-    }
-    if constexpr (std::is_same_v<T, double>) {
-      if (d >= kQuadraticEStep && d < kTriangularFeatures) {
-        // The block's features as the quadratic-feature E-step kept them, when it did.
-        const Index D1 = d * (d + 1) / 2 + d + 1;
-        add_quadratic_scatter(data, Xb, begin, resp, stats, centred && complete && centred->cols() == D1 ? centred : nullptr);
-        return;
-      }
     }
     if (block == &local || block->cols() != d) {
       local = Xb.rowwise() - shift;
