@@ -719,8 +719,9 @@ class Gaussian {
   // The terms cancel where x lies near μ_k: the rounding error of the sum is of the order of
   // ε·(|b_k|ᵀ|P_k||b_k| + Σ_ab |P_ab||Σ_ab|) (the size of the terms at the state's own rows:
   // states far from c in their own standard deviations, or strongly correlated features). Where
-  // that measure exceeds kQuadraticCancellation for some state, returns an empty matrix and the
-  // E-step keeps the triangular products.
+  // that measure exceeds limit (kQuadraticCancellation, or kQuadraticCancellation32 for float32
+  // rows) for some state, returns an empty matrix and the E-step keeps the direct form (GEMM or
+  // triangular products).
   // limit: the largest cancellation measure allowed; padded: columns (K or more, zeros after K).
   RowMatrix quadratic_weights(const ProductOperands<double>& op, double limit, Index padded) const {
     const Index K = n_states(), d = n_features(), D = d * (d + 1) / 2;
@@ -1008,7 +1009,7 @@ class Gaussian {
 
   // Adds the block of rows Xb (scalar type T; rows [begin, begin + Xb.rows()) of data) with
   // responsibilities resp, except its incomplete rows (accumulate adds those one by one).
-  // centred (float64, complete blocks only): the block as log_prob_rows centred it, or null.
+  // centred (complete blocks only): the block as log_prob_rows kept it (BlockCache), or null.
   template <class T, class Rows>
   void accumulate_rows(const Data& data, const Rows& Xb, Index begin, const Eigen::Ref<const RowMatrix>& resp,
                        Stats& stats, const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>* centred) const {
