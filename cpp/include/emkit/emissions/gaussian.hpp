@@ -783,7 +783,7 @@ class Gaussian {
     const auto c = stats.shift.row(0).template cast<T>();
     const Index rows = features ? nb : quadratic_rows<T>(d);
     thread_local MatrixT local;
-    RowMatrix total;
+    Matrix total;  // column-major: each state's sums contiguous for the unpacking below
     product.resize(D + d, padded);
     for (Index i0 = 0; i0 < nb; i0 += rows) {
       const Index m = std::min(rows, nb - i0);
@@ -806,13 +806,14 @@ class Gaussian {
     // Scatter row k holds S_k (symmetric) as d × d.
     for (Index k = 0; k < K; ++k) {
       double* S = stats.scatter.data() + k * d * d;
-      Index t = 0;
+      const double* v = total.col(k).data();
       for (Index b = 0; b < d; ++b) {
-        for (Index a = 0; a < b; ++a, ++t) {
-          S[b * d + a] += total(t, k);
-          S[a * d + b] += total(t, k);
+        for (Index a = 0; a < b; ++a) {
+          S[b * d + a] += v[a];
+          S[a * d + b] += v[a];
         }
-        S[b * d + b] += total(t++, k);
+        S[b * d + b] += v[b];
+        v += b + 1;
       }
       stats.sum.row(k) += total.col(k).segment(D, d).transpose();
     }
