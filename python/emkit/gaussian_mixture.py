@@ -80,8 +80,11 @@ class GaussianMixture(BaseEstimator):
     the per-block sums of the M-step statistics run in float32, and the statistics are added up
     and the parameters estimated in float64 (``fit_dtype_`` says which precision the fit used).
     With full covariances that is 1.6-2x faster, at a precision limited by float32 input anyway:
-    log-densities to ~1e-5 (at worst ~6e-4) where float64 gives ~1e-10; on the benchmark's
-    10^6 x 16 mixture the log-likelihood agrees with the float64 fit's to 5e-8 (relative).
+    log-densities to ~1e-5 (at worst ~6e-4) where float64 gives ~1e-10, responsibilities to
+    ~1e-7; on the benchmark's 10^6 x 16 mixture the log-likelihood agrees with the float64 fit's
+    to 6e-8 (relative). A component with fewer rows than features (a covariance singular but for
+    ``reg_covar``) is beyond float32 statistics: its small variances drown in their rounding, and
+    such a fit can differ from the float64 one by 1e-5 or more.
     Every other input is converted to float64.
 
     Parameters

@@ -152,6 +152,88 @@ inline void exp_array(const double* x, double* y, Index n) {
 
 inline void exp_in_place(double* x, Index n) { exp_array(x, x, n); }
 
+// e^x in float32 precision, for the E-step of float32 rows (whose log-densities are float32
+// results: see Gaussian). The range reduction x = n·ln2 + r as for exp_core, in double (a float32
+// x would already be off by up to 4e-6 at |x| = 80), then e^r in float32 by its Taylor polynomial
+// of degree 7 (truncation error below 1e-8 relative; 16 values per AVX-512 packet instead of 8,
+// and about half the polynomial's degree) and 2^n in the exponent bits: relative error below
+// ~3e-7.
+// e^-87 ≈ 1.6e-38, just above float32's smallest normal value; below it exp_nonpositive_single
+// writes 0.
+constexpr double kExpLowSingle = -87.0;
+
+// e^r · 2^n for |r| <= ln2/2 and n in [-126, 127].
+inline float exp_reduced_single(float r, std::int32_t n) {
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const std::uint32_t scale_bits = static_cast<std::uint32_t>(n + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &scale_bits, sizeof scale);
+  return p * scale;
+}
+
+// x[i] = e^{x[i]} in float32 precision (exp_reduced_single), for the shifted log-probabilities of an
+// E-step (x <= 0): arguments below kExpLowSingle give 0 (e^x < 1.6e-38 there, which float32
+// statistics cannot hold anyway), NaN stays NaN, and positive arguments (not expected) go to
+// std::exp. Passes over chunks that stay in L1, as exp_array.
+inline void exp_nonpositive_single(double* x, Index n) {
+  namespace ei = Eigen::internal;
+  using detail::Packet;
+  constexpr Index S = detail::kPacketSize;
+  constexpr Index kChunk = 256;
+  double clamped[kChunk];
+  float reduced[kChunk];
+  std::int32_t power[kChunk];
+  const Packet lo = ei::pset1<Packet>(kExpLowSingle), zero = ei::pset1<Packet>(0.0);
+  for (Index begin = 0; begin < n; begin += kChunk) {
+    double* in = x + begin;
+    const Index m = n - begin < kChunk ? n - begin : kChunk;
+    // Clamped to [kExpLowSingle, 0] (NaN stays NaN), noting arguments above 0.
+    Packet above = zero;
+    Index i = 0;
+    for (; i + S <= m; i += S) {
+      Packet v = ei::ploadu<Packet>(in + i);
+      const Packet high = ei::pcmp_lt(zero, v);
+      above = ei::por(above, high);
+      v = ei::pselect(ei::pcmp_lt(v, lo), lo, v);
+      ei::pstoreu(clamped + i, ei::pselect(high, zero, v));
+    }
+    double lanes[S];
+    ei::pstoreu(lanes, above);
+    bool any_above = false;
+    for (Index u = 0; u < S; ++u) any_above = any_above || bits_of(lanes[u]) != 0;
+    for (; i < m; ++i) {
+      any_above = any_above || in[i] > 0.0;
+      clamped[i] = in[i] < kExpLowSingle ? kExpLowSingle : (in[i] > 0.0 ? 0.0 : in[i]);
+    }
+    EMKIT_SIMD
+    for (i = 0; i < m; ++i) {
+      const double xc = clamped[i];
+      const double shifted = xc * kLog2E + kRoundShifter;
+      const double n_i = shifted - kRoundShifter;
+      reduced[i] = static_cast<float>((xc - n_i * kLn2Hi) - n_i * kLn2Lo);
+      power[i] = static_cast<std::int32_t>(n_i);
+    }
+    EMKIT_SIMD
+    for (i = 0; i < m; ++i) clamped[i] = static_cast<double>(exp_reduced_single(reduced[i], power[i]));
+    if (any_above) {
+      for (i = 0; i < m; ++i) in[i] = in[i] < kExpLowSingle ? 0.0 : (in[i] > 0.0 ? std::exp(in[i]) : clamped[i]);
+      continue;
+    }
+    for (i = 0; i + S <= m; i += S) {
+      const Packet v = ei::ploadu<Packet>(in + i);
+      ei::pstoreu(in + i, ei::pselect(ei::pcmp_lt(v, lo), zero, ei::ploadu<Packet>(clamped + i)));
+    }
+    for (; i < m; ++i) in[i] = in[i] < kExpLowSingle ? 0.0 : clamped[i];
+  }
+}
+
 constexpr double kSqrtHalf = 0.70710678118654752440;
 
 inline double log_one(double x) {

@@ -783,8 +783,9 @@ class Gaussian {
     const auto c = stats.shift.row(0).template cast<T>();
     const Index rows = features ? nb : quadratic_rows<T>(d);
     thread_local MatrixT local;
-    Matrix total;  // column-major: each state's sums contiguous for the unpacking below
+    thread_local RowMatrix total;  // the sub-blocks' products added in float64, when there are several
     product.resize(D + d, padded);
+    const bool several = nb > rows;
     for (Index i0 = 0; i0 < nb; i0 += rows) {
       const Index m = std::min(rows, nb - i0);
       const T* z = features ? features->data() : nullptr;
@@ -798,25 +799,35 @@ class Gaussian {
       // The features' last column (the constant 1) would give the responsibilities' sums, which the
       // structure keeps itself: the product stops before it.
       small_products::multiply(D + d, padded, m, z, m, 1, R + i0 * ldr, ldr, product.data(), padded);
+      if (!several) break;
       if (i0 == 0)
         total = product.template cast<double>();
       else
         total += product.template cast<double>();
     }
-    // Scatter row k holds S_k (symmetric) as d × d.
-    for (Index k = 0; k < K; ++k) {
-      double* S = stats.scatter.data() + k * d * d;
-      const double* v = total.col(k).data();
-      for (Index b = 0; b < d; ++b) {
-        for (Index a = 0; a < b; ++a) {
-          S[b * d + a] += v[a];
-          S[a * d + b] += v[a];
+    // Row t of the product holds entry t of every state's packed upper triangle (then the sums),
+    // column k state k's: added to both halves of each state's d × d scatter (row k of scatter),
+    // state by state (the product's few KB stay in L1; each state's scatter is written contiguously).
+    auto unpack = [&](const auto* product_data, Index ld) {
+      for (Index k = 0; k < K; ++k) {
+        double* S = stats.scatter.data() + k * d * d;
+        const auto* v = product_data + k;
+        for (Index b = 0; b < d; ++b) {
+          for (Index a = 0; a < b; ++a, v += ld) {
+            const double value = static_cast<double>(*v);
+            S[b * d + a] += value;
+            S[a * d + b] += value;
+          }
+          S[b * d + b] += static_cast<double>(*v);
+          v += ld;
         }
-        S[b * d + b] += v[b];
-        v += b + 1;
+        for (Index j = 0; j < d; ++j, v += ld) stats.sum(k, j) += static_cast<double>(*v);
       }
-      stats.sum.row(k) += total.col(k).segment(D, d).transpose();
-    }
+    };
+    if (several)
+      unpack(total.data(), padded);
+    else
+      unpack(product.data(), padded);
   }
 
   // Adds the scatter Σ_i r_ik (x_i - c)(x_i - c)ᵀ of every state for a block of float64 rows

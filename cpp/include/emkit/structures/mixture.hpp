@@ -57,6 +57,18 @@ struct BlockCacheOf<Emission, std::void_t<typename Emission::BlockCache>> {
   using type = typename Emission::BlockCache;
   static constexpr bool exists = true;
 };
+
+// Whether an emission family's rows are float32 (its Data has single_precision(), as GaussianData):
+// the E-step then exponentiates in float32 precision (vmath::exp_nonpositive_single), the
+// precision of the log-densities themselves.
+template <class Data>
+auto single_precision_rows(const Data& data, int) -> decltype(static_cast<bool>(data.single_precision())) {
+  return data.single_precision();
+}
+template <class Data>
+bool single_precision_rows(const Data&, long) {
+  return false;
+}
 }  // namespace detail
 
 template <class Emission>
@@ -102,6 +114,7 @@ class Mixture {
     const auto ws = emission_.prepare(data.emission, n_threads);
     const Vector log_weights = weights_.array().log().matrix();
     const Index K = n_states();
+    const bool single = detail::single_precision_rows(data.emission, 0);
     return reduce_rows<Stats>(
         data.n_rows(), n_threads, [&] { return make_stats(); },
         [&](Stats& acc, Index begin, Index end) {
@@ -114,7 +127,8 @@ class Mixture {
             emission_.log_prob(data.emission, ws, begin, end, resp, &cache);
           else
             emission_.log_prob(data.emission, ws, begin, end, resp);
-          // Per row: log p(x_i, k) shifted by its maximum; then one vectorised exp over the block,
+          // Per row: log p(x_i, k) shifted by its maximum; then one vectorised exp over the block
+          // (in float32 precision for float32 rows: values below e^-87 become 0),
           // the row sums s_i, log p(x_i) = shift_i + log s_i, responsibilities e / s_i. In SIMD
           // packets along the row when K is a whole number of them, else plain loops over the K
           // entries of a row (Eigen's per-row expressions cost more than the work when K is small).
@@ -134,7 +148,10 @@ class Mixture {
               shift[i] = top;
             }
           }
-          vmath::exp_in_place(resp.data(), nb * K);
+          if (single)
+            vmath::exp_nonpositive_single(resp.data(), nb * K);
+          else
+            vmath::exp_in_place(resp.data(), nb * K);
           Vector row_sum(nb);
           if (packets) {
             vmath::rows::sums(resp.data(), nb, K, row_sum.data());
