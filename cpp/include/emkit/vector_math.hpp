@@ -55,28 +55,41 @@ constexpr double kExpLow = -708.0;
 constexpr double kExpZero = -745.2;
 constexpr double kExpHigh = 709.0;
 
+// 1/n!, exact to double rounding for the degrees used here (n! itself is exact up to 18!).
+constexpr double inverse_factorial(int n) {
+  double f = 1.0;
+  for (int i = 2; i <= n; ++i) f *= i;
+  return 1.0 / f;
+}
+
+// e^r by its Taylor polynomial of degree Degree in Horner's form (coefficients N..Degree):
+// c_Degree·r + c_{Degree-1}, times r, plus …, plus c_0, in the scalar type T.
+template <int Degree, class T, int N = 0>
+inline T exp_taylor(T r) {
+  constexpr T c = static_cast<T>(inverse_factorial(N));
+  if constexpr (N == Degree)
+    return c;
+  else
+    return exp_taylor<Degree, T, N + 1>(r) * r + c;
+}
+
+// The range reduction x = n·ln2 + r (|r| <= ln2/2): shifted = x·log2(e) + 1.5·2^52, whose low
+// mantissa bits are n as an integer; n as a double; r.
+struct ExpReduction {
+  double shifted, n, r;
+};
+inline ExpReduction reduce_exp_argument(double x) {
+  const double shifted = x * kLog2E + kRoundShifter;
+  const double n = shifted - kRoundShifter;
+  return {shifted, n, (x - n * kLn2Hi) - n * kLn2Lo};
+}
+
 // e^x for x in [kExpLow, kExpHigh] (no range checks: exp_in_place clamps and fixes up).
 inline double exp_core(double xc) {
-  const double shifted = xc * kLog2E + kRoundShifter;
-  const double n = shifted - kRoundShifter;
-  double r = xc - n * kLn2Hi;
-  r = r - n * kLn2Lo;
-  double p = 1.0 / 6227020800.0;  // 1/13!
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
+  const ExpReduction a = reduce_exp_argument(xc);
+  const double p = exp_taylor<13>(a.r);
   // n as an integer: the low mantissa bits of `shifted` (its exponent is that of 1.5 · 2^52).
-  const std::int64_t ni = static_cast<std::int64_t>(bits_of(shifted) - bits_of(kRoundShifter));
+  const std::int64_t ni = static_cast<std::int64_t>(bits_of(a.shifted) - bits_of(kRoundShifter));
   return p * double_of(static_cast<std::uint64_t>(ni + 1023) << 52);
 }
 
@@ -164,14 +177,7 @@ constexpr double kExpLowSingle = -87.0;
 
 // e^r · 2^n for |r| <= ln2/2 and n in [-126, 127].
 inline float exp_reduced_single(float r, std::int32_t n) {
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  const float p = exp_taylor<7>(r);
   const std::uint32_t scale_bits = static_cast<std::uint32_t>(n + 127) << 23;
   float scale;
   std::memcpy(&scale, &scale_bits, sizeof scale);
@@ -214,11 +220,9 @@ inline void exp_nonpositive_single(double* x, Index n) {
     }
     EMKIT_SIMD
     for (i = 0; i < m; ++i) {
-      const double xc = clamped[i];
-      const double shifted = xc * kLog2E + kRoundShifter;
-      const double n_i = shifted - kRoundShifter;
-      reduced[i] = static_cast<float>((xc - n_i * kLn2Hi) - n_i * kLn2Lo);
-      power[i] = static_cast<std::int32_t>(n_i);
+      const ExpReduction a = reduce_exp_argument(clamped[i]);
+      reduced[i] = static_cast<float>(a.r);
+      power[i] = static_cast<std::int32_t>(a.n);
     }
     EMKIT_SIMD
     for (i = 0; i < m; ++i) clamped[i] = static_cast<double>(exp_reduced_single(reduced[i], power[i]));
