@@ -539,7 +539,7 @@ TEST(exp_of_arguments_below_the_underflow_threshold_is_exactly_zero) {
 TEST(single_precision_exp_is_within_float32_rounding_of_the_exact_value) {
   // The E-step of float32 rows exponentiates in float32 (vmath::exp_nonpositive_single): relative
   // error within about one float32 unit (6e-8) on [kExpLowSingle, 0], 0 below it, NaN kept, positive arguments
-  // (not expected) exact. 1001 + 7 values: whole packets and a tail.
+  // (not expected) exact. 1001 + 4000 + 7 values: whole packets and a tail.
   std::vector<double> x;
   for (int i = 0; i <= 1000; ++i) x.push_back(vmath::kExpLowSingle * i / 1000.0);
   std::mt19937_64 rng(5);
