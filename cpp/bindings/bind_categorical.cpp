@@ -178,9 +178,9 @@ void bind_categorical(py::module_& m) {
       .def(
           "fit",
           [](ContingencyTable& self, const CodeArray& X, const DoubleArray& sample_weight, int max_iter, double tol,
-             int n_threads) {
+             int n_threads, std::function<bool(py::dict)> callback) {
             check_ndim(X, 2, "X");
-            const FitOptions options = fit_options(max_iter, tol, n_threads, nullptr);
+            const FitOptions options = fit_options(max_iter, tol, n_threads, callback);
             Vector w;
             if (sample_weight.size()) w = to_vector(sample_weight, "sample_weight");
             FitResult result;
@@ -191,7 +191,8 @@ void bind_categorical(py::module_& m) {
             }
             return fit_result_to_dict(result);
           },
-          py::arg("X"), py::arg("sample_weight"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads") = 0);
+          py::arg("X"), py::arg("sample_weight"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads") = 0,
+          py::arg("callback") = nullptr);
 
   def_mixture_methods<Model, CodeArray>(model, &make_data, [](const Model& self, const Stats& stats) {
     if (stats.emission.counts.cols() != self.emission().probs().cols())

@@ -4,14 +4,14 @@ A C++17/Eigen core (``emkit._core``) runs every E- and M-step; this package adds
 scikit-learn-style estimators, restarts, numpy/pandas input and a command line.
 """
 
-from ._base import ConvergenceWarning, EmptyComponentWarning, MonitorWarning, NotFittedError, RestartReport
+from ._restarts import RestartReport
+from ._stats import Stats
+from ._warnings import ConvergenceWarning, EmptyComponentWarning, MonitorWarning, NotFittedError
 from ._core import NumericalError, __version__
 from .categorical_table import CategoricalTable
 from .gaussian_mixture import GaussianMixture
 from .latent_class import LatentClass
-from .hmm import GaussianHMM
-from .hmm_discrete import HMM, CategoricalHMM, PoissonHMM
-from .hmm_gmm import GMMHMM
+from .hmm import GMMHMM, HMM, CategoricalHMM, GaussianHMM, PoissonHMM
 
 __all__ = [
     "CategoricalTable",
@@ -23,6 +23,7 @@ __all__ = [
     "GMMHMM",
     "HMM",
     "RestartReport",
+    "Stats",
     "ConvergenceWarning",
     "EmptyComponentWarning",
     "MonitorWarning",

@@ -1,34 +1,61 @@
-"""What every emkit estimator shares: scikit-learn's parameter protocol, the restarts report,
-the monitor's warnings."""
+"""What every emkit estimator shares: scikit-learn's parameter protocol, and the EM protocol
+that every driver (the in-memory fit, a chunked or streaming driver, Dask) speaks.
+
+The EM protocol, for every estimator:
+
+- ``initialize(X, ...)`` sets the starting parameters of the first run (the same start as
+  ``fit`` with that ``random_state``), without fitting;
+- ``e_step(X_chunk, ...)`` returns the expected sufficient statistics of some rows (HMMs: whole
+  sequences) at the current parameters, a :class:`~emkit.Stats` value; statistics of chunks add
+  up with ``+`` and pickle; adding statistics computed at different parameters is refused;
+- ``m_step(stats)`` re-estimates the parameters from summed statistics (MAP under a prior);
+- ``log_prior()`` is log p(parameters), so that the objective of an iteration is
+  ``stats.loglik + est.log_prior()``;
+- ``pending_pass`` is True while the M-step needs one more additive pass of ``e_step`` over
+  the rows (latent class regression's step-halving); a driver then calls ``m_step`` again with
+  the summed statistics of that pass.
+
+One EM iteration of any driver is therefore::
+
+    stats = sum(est.e_step(chunk) for chunk in chunks)
+    est.m_step(stats)
+    while est.pending_pass:
+        est.m_step(sum(est.e_step(chunk) for chunk in chunks))
+
+``get_state()`` returns a plain dict (hyperparameters and numpy arrays, see ``_state``) that
+fully determines the fitted model; ``set_state(state)`` restores it, predictions bit-identical.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-#: Two runs "replicate" the best optimum when their objectives agree to this relative tolerance.
-REPLICATION_RTOL = 1e-6
+from ._restarts import RestartReport, RestartRun, report_monitor, run_restarts
+from ._state import from_plain, to_plain
+from ._stats import Stats
+from ._warnings import ConvergenceWarning, EmptyComponentWarning, MonitorWarning, NotFittedError
 
+__all__ = [
+    "BaseEstimator",
+    "EMEstimator",
+    "ConvergenceWarning",
+    "EmptyComponentWarning",
+    "MonitorWarning",
+    "NotFittedError",
+    "RestartReport",
+    "RestartRun",
+    "report_monitor",
+    "run_restarts",
+    "Stats",
+]
 
-class ConvergenceWarning(UserWarning):
-    """EM stopped at max_iter before the change of the objective fell below tol."""
-
-
-class MonitorWarning(RuntimeWarning):
-    """The objective decreased between two EM iterations beyond round-off (EM guarantees it
-    never does: this signals a numerical problem)."""
-
-
-class EmptyComponentWarning(RuntimeWarning):
-    """A component lost (almost) all its weight during fitting; it kept its previous parameters."""
-
-
-class NotFittedError(ValueError, AttributeError):
-    """The estimator is used before fit."""
+#: The version of the layout of ``get_state``'s dict.
+STATE_VERSION = 1
 
 
 class BaseEstimator:
@@ -69,125 +96,155 @@ class BaseEstimator:
                 changed.append(f"{name}={value!r}" if not isinstance(value, np.ndarray) else f"{name}=array")
         return f"{type(self).__name__}({', '.join(changed)})"
 
+
+class EMEstimator(BaseEstimator):
+    """The EM protocol's shared half (see the module docstring). A subclass names its current
+    parameters in ``_parameter_attributes`` (their presence means fitted or initialised; they
+    fingerprint the statistics) and implements ``initialize``, ``e_step`` (through
+    :meth:`_stats`), ``m_step`` (through :meth:`_check_stats`) and ``log_prior``."""
+
+    #: The attributes holding the current parameters (set by fit, initialize or set_state).
+    _parameter_attributes: Tuple[str, ...] = ()
+    #: Parameters some configurations of the model have and others not (fingerprinted when set).
+    _optional_parameter_attributes: Tuple[str, ...] = ()
+
+    # ------------------------------------------------------------------ fitted or not
+    def _is_fitted(self) -> bool:
+        return bool(self._parameter_attributes) and all(
+            name in self.__dict__ for name in self._parameter_attributes
+        )
+
     def _check_fitted(self) -> None:
-        if not hasattr(self, "loglik_") and not getattr(self, "_initialized", False):
+        if not self._is_fitted():
+            missing = [name for name in self._parameter_attributes if name not in self.__dict__]
             raise NotFittedError(
-                f"This {type(self).__name__} is not fitted yet; call fit (or initialize) first"
+                f"This {type(self).__name__} is not fitted yet; call fit (or initialize) first "
+                f"(it has no {', '.join(missing)})"
             )
 
+    # ------------------------------------------------------------------ statistics
+    def _fingerprint(self) -> str:
+        """A digest of the current parameters: statistics remember the parameters they were
+        computed at, so that statistics of other parameters are neither added nor M-stepped."""
+        digest = hashlib.blake2b(type(self).__name__.encode(), digest_size=16)
+        for name in self._parameter_attributes + self._optional_parameter_attributes:
+            value = self.__dict__.get(name)
+            digest.update(name.encode())
+            if value is None:
+                digest.update(b"none")
+                continue
+            if isinstance(value, (list, tuple)):
+                parts = [np.ascontiguousarray(v) for v in value]
+            else:
+                parts = [np.ascontiguousarray(value)]
+            for part in parts:
+                digest.update(str(part.dtype).encode() + str(part.shape).encode())
+                digest.update(part.tobytes())
+        return digest.hexdigest()
 
-@dataclass
-class RestartRun:
-    """One EM run of a multi-start fit."""
+    def _stats(self, core_stats: Any) -> Stats:
+        """Wraps the core's statistics of an E-step with the current parameters' fingerprint."""
+        return Stats(core_stats, self._fingerprint(), type(self).__name__)
 
-    seed: int
-    objective: float
-    loglik: float
-    n_iter: int
-    converged: bool
-
-
-@dataclass
-class RestartReport:
-    """Every run of a multi-start fit and whether the best optimum replicated.
-
-    ``n_replicated`` counts the runs whose final objective is within a relative
-    ``REPLICATION_RTOL`` of the best one (the best run included): LCA practice is to trust a
-    maximum only when it is reached from several starts.
-    """
-
-    runs: List[RestartRun] = field(default_factory=list)
-
-    @property
-    def best(self) -> int:
-        """Index of the run with the highest objective."""
-        return int(np.argmax([r.objective for r in self.runs]))
-
-    @property
-    def best_objective(self) -> float:
-        return self.runs[self.best].objective
-
-    @property
-    def n_replicated(self) -> int:
-        best = self.best_objective
-        scale = max(abs(best), 1e-300)
-        return sum(abs(r.objective - best) <= REPLICATION_RTOL * scale for r in self.runs)
+    def _check_stats(self, stats: Any) -> Any:
+        """The core statistics inside ``stats`` after checking that they were computed at the
+        current parameters by an estimator of this kind."""
+        self._check_fitted()
+        if not isinstance(stats, Stats):
+            raise TypeError(f"stats: expected the Stats of e_step, got {type(stats).__name__}")
+        if stats.estimator != type(self).__name__:
+            raise TypeError(f"stats: computed by a {stats.estimator}, not a {type(self).__name__}")
+        if stats.fingerprint != self._fingerprint():
+            raise ValueError("stats: computed at other parameters than the model's current ones")
+        return stats.core
 
     @property
-    def replicated(self) -> bool:
-        """True when at least two runs reached the best objective."""
-        return self.n_replicated >= 2
+    def pending_pass(self) -> bool:
+        """True while the M-step waits for one more pass of ``e_step`` (see the module docs)."""
+        return False
 
-    def __len__(self) -> int:
-        return len(self.runs)
-
-    def __iter__(self):
-        return iter(self.runs)
-
-    def __getitem__(self, i: int) -> RestartRun:
-        return self.runs[i]
-
-    def to_frame(self):
-        """The runs as a pandas DataFrame (requires pandas)."""
-        import pandas as pd
-
-        return pd.DataFrame([r.__dict__ for r in self.runs])
-
-    def table(self) -> str:
-        lines = [f"{'run':>4} {'seed':>20} {'objective':>16} {'iter':>5} {'converged':>9}"]
-        best = self.best
-        for i, r in enumerate(self.runs):
-            mark = " *" if i == best else ""
-            lines.append(f"{i:>4} {r.seed:>20} {r.objective:>16.6f} {r.n_iter:>5} {str(r.converged):>9}{mark}")
-        lines.append(
-            f"best objective {self.best_objective:.6f} reached by {self.n_replicated} of "
-            f"{len(self.runs)} runs (relative tolerance {REPLICATION_RTOL:g})"
+    # ------------------------------------------------------------------ restarts and record
+    def _fit_runs(self, seeds: List[int], run: Any, p: Dict[str, Any], total_weight: float) -> Any:
+        """Runs the restarts (``_restarts.run_restarts``) and stores the best run's record as
+        fitted attributes; returns the best run's core model."""
+        model, record, report = run_restarts(
+            type(self).__name__, seeds, run, verbose=p["verbose"],
+            verbose_interval=p.get("verbose_interval", 10), tol=p["tol"], max_iter=p["max_iter"],
         )
-        return "\n".join(lines)
+        self.converged_ = bool(record["converged"])
+        self.n_iter_ = int(record["n_iter"])
+        self.history_ = np.asarray(record["history"])
+        self.loglik_history_ = np.asarray(record["loglik"])
+        self.iteration_seconds_ = np.asarray(record["seconds"])
+        self.loglik_ = float(record["loglik"][-1])
+        #: The final objective per unit of sample weight (scikit-learn's lower_bound_).
+        self.lower_bound_ = float(record["history"][-1]) / total_weight
+        self.restarts_ = report
+        return model
 
-    def __str__(self) -> str:
-        return self.table()
+    def _warm(self) -> bool:
+        """Whether fit continues from the current parameters (``warm_start`` and fitted)."""
+        warm = getattr(self, "warm_start", False)
+        if not isinstance(warm, (bool, np.bool_)):
+            raise TypeError(f"warm_start: expected a bool, got {warm!r}")
+        return bool(warm) and self._is_fitted()
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> Dict[str, Any]:
+        """The fitted model as a plain dict: ``estimator`` (class name), ``version``, ``params``
+        (the constructor's arguments) and ``fitted`` (every fitted attribute), built only of
+        plain values and numpy arrays. ``set_state`` restores it exactly."""
+        self._check_fitted()
+        params = self.get_params()
+        fitted = {
+            name: value for name, value in self.__dict__.items() if name not in params
+        }
+        return {
+            "estimator": type(self).__name__,
+            "version": STATE_VERSION,
+            "params": to_plain(params, "params"),
+            "fitted": to_plain(fitted, "fitted"),
+        }
+
+    def set_state(self, state: Dict[str, Any]) -> "EMEstimator":
+        """Restores a state of ``get_state`` (of an estimator of this class); returns self."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state: expected the dict of get_state, got {type(state).__name__}")
+        missing = [k for k in ("estimator", "version", "params", "fitted") if k not in state]
+        if missing:
+            raise ValueError(f"state: missing entries {missing}")
+        if state["estimator"] != type(self).__name__:
+            raise ValueError(f"state: of a {state['estimator']!r}, not a {type(self).__name__!r}")
+        if state["version"] != STATE_VERSION:
+            raise ValueError(f"state: layout version {state['version']!r}; this emkit reads {STATE_VERSION}")
+        params = from_plain(state["params"])
+        fitted = from_plain(state["fitted"])
+        if not isinstance(params, dict) or not isinstance(fitted, dict):
+            raise ValueError("state: 'params' and 'fitted' must be dicts")
+        unknown = sorted(set(params) - set(self._param_names()))
+        if unknown:
+            raise ValueError(f"state: unknown parameters {unknown} for {type(self).__name__}")
+        absent = [name for name in self._parameter_attributes if name not in fitted]
+        if absent:
+            raise ValueError(f"state: the fitted parameters {absent} are missing")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # deprecated aliases are stored too
+            for name in list(self.__dict__):
+                delattr(self, name)
+            self.set_params(**params)
+        for name, value in fitted.items():
+            setattr(self, name, value)
+        return self
 
 
-def report_monitor(record: Dict[str, Any], model_name: str, tol: float, max_iter: int) -> None:
-    """Turns the core monitor's record of the chosen run into warnings."""
-    for it in record["decreases"]:
-        warnings.warn(
-            f"{model_name}: the objective decreased at iteration {it} "
-            f"({record['history'][it - 1]:.10g} -> {record['history'][it]:.10g}); "
-            "EM never decreases it, so this signals a numerical problem",
-            MonitorWarning,
-            stacklevel=3,
-        )
-    empty = sorted({k for step in record["empty_states"] for k in step})
-    if empty:
-        warnings.warn(
-            f"{model_name}: components {empty} lost all their weight and kept their previous "
-            "parameters; consider fewer components or a prior",
-            EmptyComponentWarning,
-            stacklevel=3,
-        )
-    if not record["converged"] and tol > 0 and max_iter > 0 and not record["stopped_by_callback"]:
-        warnings.warn(
-            f"{model_name}: EM did not converge in max_iter={max_iter} iterations (tol={tol:g}); "
-            "increase max_iter or tol",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-
-
-def progress_callback(verbose: int, interval: int, run: int):
-    """The driver callback that prints every ``interval``-th iteration when ``verbose >= 2``
-    (None otherwise, so the core runs without calling back into Python)."""
-    if verbose < 2:
-        return None
-
-    def callback(info: Dict[str, Any]) -> bool:
-        if info["iteration"] % interval == 0:
-            print(
-                f"  run {run} iteration {info['iteration']}: objective {info['objective']:.6f} "
-                f"change {info['change']:.3g} ({info['seconds']:.3f}s)"
-            )
-        return True
-
-    return callback
+def deprecated_alias(new_value: Any, new_name: str, old_value: Any, old_name: str, default: Any) -> Any:
+    """The value of a parameter that has a deprecated old spelling: the old one (with a
+    FutureWarning) when it was given, an error when both were."""
+    if old_value is None:
+        return new_value
+    if new_value is not default and not (isinstance(new_value, type(default)) and new_value == default):
+        raise ValueError(f"{old_name}: a deprecated alias of {new_name}; give only {new_name}")
+    warnings.warn(
+        f"{old_name} is deprecated and will be removed; use {new_name}", FutureWarning, stacklevel=4
+    )
+    return old_value

@@ -8,68 +8,25 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from . import _core
-from ._base import progress_callback, BaseEstimator, RestartReport, RestartRun, report_monitor
+from ._base import EMEstimator
+from ._families import gaussian as family
 from ._validation import (
     check_choice,
     check_data,
     check_float,
     check_int,
     check_n_threads,
-    check_prior_spec,
     check_sample_weight,
     restart_seeds,
 )
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+COVARIANCE_TYPES = family.COVARIANCE_TYPES
 INIT_METHODS = ("kmeans++", "k-means++", "kmeans", "random_from_data", "random")
-PRIOR_KEYS = ("mean", "shrinkage", "dof", "scale", "weight_concentration")
+PRIOR_KEYS = family.PRIOR_KEYS + ("weight_concentration",)
+covariance_shape = family.covariance_shape
 
 
-def covariance_shape(covariance_type: str, n_components: int, n_features: int) -> Tuple[int, ...]:
-    """scikit-learn's layout of ``covariances_`` for each covariance type."""
-    return {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }[covariance_type]
-
-
-def _weighted_moments(X: np.ndarray, w: np.ndarray):
-    """Column means and (biased) variances over the observed entries, and the covariance when
-    nothing is missing; sample weights respected."""
-    observed = ~np.isnan(X)
-    wo = observed * w[:, None]
-    totals = wo.sum(axis=0)
-    if (totals <= 0).any():
-        col = int(np.nonzero(totals <= 0)[0][0])
-        raise ValueError(f"X: column {col} has no observed value with positive weight")
-    filled = np.where(observed, X, 0.0)
-    mean = (wo * filled).sum(axis=0) / totals
-    centred = np.where(observed, X - mean, 0.0)
-    var = (wo * centred**2).sum(axis=0) / totals
-    cov = None
-    if observed.all():
-        cov = (centred * w[:, None]).T @ centred / w.sum()
-    return mean, var, cov
-
-
-def _precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
-    """scikit-learn's ``precisions_cholesky_``: U with precision = U U^T (U = L^{-T}, Sigma = L L^T).
-    Computed by a triangular solve against the identity; only for the attribute, never used in
-    the numerics."""
-    if covariance_type in ("full", "tied"):
-        mats = covariances[None] if covariance_type == "tied" else covariances
-        d = mats.shape[-1]
-        out = np.empty_like(mats)
-        for k, sigma in enumerate(mats):
-            L = np.linalg.cholesky(sigma)
-            out[k] = np.linalg.solve(L, np.eye(d)).T
-        return out[0] if covariance_type == "tied" else out
-    return 1.0 / np.sqrt(covariances)
-
-
-class GaussianMixture(BaseEstimator):
+class GaussianMixture(EMEstimator):
     """Gaussian mixture fitted by Expectation-Maximization.
 
     A superset of scikit-learn's ``GaussianMixture``: the same parameters and attributes, plus
@@ -163,12 +120,16 @@ class GaussianMixture(BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
 
+    _parameter_attributes = ("weights_", "means_", "covariances_")
+
     # ------------------------------------------------------------------ validation
     def _check_params(self, n_features: int) -> Dict[str, Any]:
         K = check_int(self.n_components, "n_components", 1)
+        cov_type = check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        d = n_features
         p = {
             "n_components": K,
-            "covariance_type": check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES),
+            "covariance_type": cov_type,
             "tol": check_float(self.tol, "tol", 0.0),
             "reg_covar": check_float(self.reg_covar, "reg_covar", 0.0),
             "max_iter": check_int(self.max_iter, "max_iter", 0),
@@ -178,151 +139,64 @@ class GaussianMixture(BaseEstimator):
             "verbose": check_int(self.verbose, "verbose", 0),
             "verbose_interval": check_int(self.verbose_interval, "verbose_interval", 1),
         }
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise TypeError(f"warm_start: expected a bool, got {self.warm_start!r}")
-        p["weights_init"] = self._check_weights_init(K)
-        p["means_init"] = self._check_means_init(K, n_features)
-        p["covariances_init"] = self._check_covariances_init(p["covariance_type"], K, n_features)
+        self._warm()  # checks warm_start
+        p["weights_init"] = (
+            None if self.weights_init is None
+            else family.check_probabilities(self.weights_init, "weights_init", (K,))
+        )
+        p["means_init"] = (
+            None if self.means_init is None else family.check_means(self.means_init, "means_init", (K, d))
+        )
+        p["covariances_init"] = (
+            None if self.covariances_init is None
+            else family.check_covariances(self.covariances_init, "covariances_init", cov_type,
+                                          covariance_shape(cov_type, K, d))
+        )
         return p
 
-    def _check_weights_init(self, K: int) -> Optional[np.ndarray]:
-        if self.weights_init is None:
-            return None
-        w = np.asarray(self.weights_init, dtype=np.float64)
-        if w.shape != (K,):
-            raise ValueError(f"weights_init: expected shape ({K},), got {w.shape}")
-        if not np.isfinite(w).all() or (w < 0).any() or not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-8):
-            raise ValueError("weights_init: expected nonnegative values summing to 1")
-        return w / w.sum()
+    def _resolve_prior(self, X: np.ndarray, w: np.ndarray, p: Dict[str, Any]) -> Optional[dict]:
+        return family.resolve_prior(self.prior, X, w, p["covariance_type"], p["n_components"], PRIOR_KEYS)
 
-    def _check_means_init(self, K: int, d: int) -> Optional[np.ndarray]:
-        if self.means_init is None:
-            return None
-        m = np.asarray(self.means_init, dtype=np.float64)
-        if m.shape != (K, d):
-            raise ValueError(f"means_init: expected shape ({K}, {d}), got {m.shape}")
-        if not np.isfinite(m).all():
-            raise ValueError("means_init: expected finite values")
-        return np.ascontiguousarray(m)
-
-    def _check_covariances_init(self, cov_type: str, K: int, d: int) -> Optional[np.ndarray]:
-        if self.covariances_init is None:
-            return None
-        c = np.asarray(self.covariances_init, dtype=np.float64)
-        shape = covariance_shape(cov_type, K, d)
-        if c.shape != shape:
+    def _prepare(self, X: Any, sample_weight: Any):
+        """Everything fit and initialize check before any work: (X, names, weights, parameters,
+        resolved prior)."""
+        X, names = check_data(X, keep_float32=True)
+        p = self._check_params(X.shape[1])
+        w = check_sample_weight(sample_weight, X.shape[0])
+        K = p["n_components"]
+        n_positive = int((w > 0).sum()) if w.size else X.shape[0]
+        if n_positive < K:
             raise ValueError(
-                f"covariances_init: expected shape {shape} for covariance_type={cov_type!r}, got {c.shape}"
+                f"X: expected n_samples >= n_components={K} (rows with positive weight), got {n_positive}"
             )
-        if not np.isfinite(c).all():
-            raise ValueError("covariances_init: expected finite values")
-        if cov_type in ("full", "tied"):
-            for k, sigma in enumerate(c.reshape(-1, d, d)):
-                if not np.allclose(sigma, sigma.T, rtol=1e-8, atol=1e-12):
-                    raise ValueError(f"covariances_init[{k}]: expected a symmetric matrix")
-                try:
-                    np.linalg.cholesky(sigma)
-                except np.linalg.LinAlgError:
-                    raise ValueError(f"covariances_init[{k}]: expected a positive definite matrix") from None
-        elif (c <= 0).any():
-            raise ValueError("covariances_init: expected positive variances")
-        return np.ascontiguousarray(c)
-
-    def _resolve_prior(self, X: np.ndarray, w: np.ndarray, cov_type: str, K: int) -> Optional[dict]:
-        prior = check_prior_spec(self.prior, PRIOR_KEYS)
-        if prior is None:
-            return None
-        d = X.shape[1]
-        weights = w if w.size else np.ones(X.shape[0])
-        mean, var, cov = _weighted_moments(X, weights)
-        shrink = K ** (2.0 / d)
-        out: Dict[str, Any] = {}
-        if "mean" in prior:
-            m = np.asarray(prior["mean"], dtype=np.float64)
-            if m.shape != (d,) or not np.isfinite(m).all():
-                raise ValueError(f"prior['mean']: expected {d} finite values, got shape {m.shape}")
-            out["mean"] = m
-        else:
-            out["mean"] = mean
-        out["shrinkage"] = check_float(prior.get("shrinkage", 0.01), "prior['shrinkage']", 0.0, strict=True)
-        min_dof = d - 1.0 if cov_type in ("full", "tied") else 0.0
-        out["dof"] = check_float(prior.get("dof", d + 2.0), "prior['dof']", min_dof, strict=True)
-        out["weight_concentration"] = check_float(
-            prior.get("weight_concentration", 1.0), "prior['weight_concentration']", 1.0
-        )
-        if "scale" in prior:
-            scale = np.asarray(prior["scale"], dtype=np.float64)
-            expected = {"full": (d, d), "tied": (d, d), "diag": (d,), "spherical": ()}[cov_type]
-            if scale.shape != expected:
-                raise ValueError(
-                    f"prior['scale']: expected shape {expected} for covariance_type={cov_type!r}, got {scale.shape}"
-                )
-            if not np.isfinite(scale).all():
-                raise ValueError("prior['scale']: expected finite values")
-            if cov_type in ("full", "tied"):
-                try:
-                    np.linalg.cholesky(scale)
-                except np.linalg.LinAlgError:
-                    raise ValueError("prior['scale']: expected a positive definite matrix") from None
-            elif (scale <= 0).any():
-                raise ValueError("prior['scale']: expected positive values")
-        else:
-            if (var <= 0).any():
-                col = int(np.nonzero(var <= 0)[0][0])
-                raise ValueError(
-                    f"prior='default': column {col} of X is constant, so the data-scaled prior scale "
-                    "is singular; give prior['scale'] explicitly"
-                )
-            if cov_type in ("full", "tied"):
-                scale = (cov if cov is not None else np.diag(var)) / shrink
-            elif cov_type == "diag":
-                scale = var / shrink
-            else:
-                scale = np.asarray(var.mean() / shrink)
-        out["scale"] = np.array(scale, dtype=np.float64)  # 0-d for spherical
-        return out
+        return X, names, w, p, self._resolve_prior(X, w, p)
 
     # ------------------------------------------------------------------ initialisation
     def _initial_parameters(self, X: np.ndarray, w: np.ndarray, p: Dict[str, Any], seed: int):
         """(weights, means, covariances) of one run's starting point."""
-        K, cov_type, reg = p["n_components"], p["covariance_type"], p["reg_covar"]
-        n, d = X.shape
+        K, cov_type = p["n_components"], p["covariance_type"]
         if p["weights_init"] is not None and p["means_init"] is not None and p["covariances_init"] is not None:
             return p["weights_init"], p["means_init"], p["covariances_init"]
-        weights = w if w.size else np.ones(n)
-        # The starting values are computed in float64 whatever the precision of X.
-        X = np.asarray(X, dtype=np.float64)
-        # Seeding sees column-mean-imputed rows when values are missing.
-        missing = np.isnan(X)
-        if missing.any():
-            col_mean = _weighted_moments(X, weights)[0]
-            X = np.where(missing, col_mean, X)
+        weights = w if w.size else np.ones(X.shape[0])
+        # Seeding is computed in float64 whatever the precision of X, on column-mean-imputed rows.
+        X = family.seeding_rows(X, weights)
         rng = np.random.default_rng(seed)
         method = p["init_params"]
         if p["means_init"] is not None:
-            labels = _nearest(X, p["means_init"])
-            resp = None
+            resp = family.one_hot(family.nearest(X, p["means_init"]), K)
         elif method in ("kmeans++", "k-means++", "kmeans"):
-            _, labels, _ = _core.kmeans_plus_plus(X, w, K, seed, 10, p["n_threads"])
-            resp = None
+            resp = family.one_hot(family.kmeans_labels(X, w, K, seed, p["n_threads"]), K)
         elif method == "random_from_data":
             rows = rng.choice(np.flatnonzero(weights > 0), size=K, replace=False)
-            labels = _nearest(X, X[rows])
-            resp = None
+            resp = family.one_hot(family.nearest(X, X[rows]), K)
         else:
-            resp = rng.uniform(size=(n, K))
+            resp = rng.uniform(size=(X.shape[0], K))
             resp /= resp.sum(axis=1, keepdims=True)
-        if resp is None:
-            resp = np.zeros((n, K))
-            resp[np.arange(n), labels] = 1.0
-        init_w, init_m, init_c = _m_step_from_resp(X, weights, resp, cov_type, reg)
-        if p["weights_init"] is not None:
-            init_w = p["weights_init"]
-        if p["means_init"] is not None:
-            init_m = p["means_init"]
-        if p["covariances_init"] is not None:
-            init_c = p["covariances_init"]
-        return init_w, init_m, init_c
+        init = family.parameters_from_responsibilities(X, weights, resp, cov_type, p["reg_covar"])
+        return tuple(
+            user if user is not None else value
+            for user, value in zip((p["weights_init"], p["means_init"], p["covariances_init"]), init)
+        )
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "GaussianMixture":
@@ -336,54 +210,20 @@ class GaussianMixture(BaseEstimator):
         return self.predict(X)
 
     def _fit(self, X: Any, sample_weight: Any) -> np.ndarray:
-        X, names = check_data(X, keep_float32=True)
-        p = self._check_params(X.shape[1])
-        w = check_sample_weight(sample_weight, X.shape[0])
+        X, names, w, p, prior = self._prepare(X, sample_weight)
+        warm = self._warm()
         K = p["n_components"]
-        n_positive = int((w > 0).sum()) if w.size else X.shape[0]
-        if n_positive < K:
-            raise ValueError(
-                f"X: expected n_samples >= n_components={K} (rows with positive weight), got {n_positive}"
-            )
-        prior = self._resolve_prior(X, w, p["covariance_type"], K)
-        warm = bool(self.warm_start) and hasattr(self, "loglik_")
-        if warm and (self.means_.shape != (K, X.shape[1]) or self._fit_covariance_type != p["covariance_type"]):
+        if warm and (np.shape(self.means_) != (K, X.shape[1]) or self._fit_covariance_type != p["covariance_type"]):
             raise ValueError("warm_start: the previous fit has other n_components, features or covariance_type")
         seeds = restart_seeds(self.random_state, 1 if warm else p["n_init"])
 
-        report = RestartReport()
-        best = None
-        for run, seed in enumerate(seeds):
-            if warm:
-                start = (self.weights_, self.means_, self.covariances_)
-            else:
-                start = self._initial_parameters(X, w, p, seed)
-            model = _core.GaussianMixtureModel(
-                start[0], start[1], start[2], p["covariance_type"], p["reg_covar"], prior
-            )
-            record = model.fit(X, w, p["max_iter"], p["tol"], p["n_threads"], self._progress(p, run))
-            objective = record["history"][-1]
-            report.runs.append(
-                RestartRun(seed, objective, record["loglik"][-1], record["n_iter"], record["converged"])
-            )
-            if p["verbose"]:
-                print(
-                    f"run {run}: objective {objective:.6f} after {record['n_iter']} iterations, "
-                    f"converged={record['converged']}"
-                )
-            if best is None or objective > best[2]["history"][-1]:
-                best = (model, seed, record)
-        model, _, record = best
-        report_monitor(record, type(self).__name__, p["tol"], p["max_iter"])
+        def run(index: int, seed: int, callback: Any):
+            start = (self.weights_, self.means_, self.covariances_) if warm else self._initial_parameters(X, w, p, seed)
+            model = self._make_model(start, p, prior)
+            return model, model.fit(X, w, p["max_iter"], p["tol"], p["n_threads"], callback)
+
+        model = self._fit_runs(seeds, run, p, float(w.sum()) if w.size else float(X.shape[0]))
         self._store(model, p, prior)
-        self.converged_ = bool(record["converged"])
-        self.n_iter_ = int(record["n_iter"])
-        self.history_ = np.asarray(record["history"])
-        self.loglik_history_ = np.asarray(record["loglik"])
-        self.iteration_seconds_ = np.asarray(record["seconds"])
-        self.loglik_ = float(record["loglik"][-1])
-        self.lower_bound_ = float(record["history"][-1]) / (w.sum() if w.size else X.shape[0])
-        self.restarts_ = report
         self.n_features_in_ = X.shape[1]
         self.fit_dtype_ = X.dtype
         if names is not None:
@@ -392,14 +232,15 @@ class GaussianMixture(BaseEstimator):
             del self.feature_names_in_
         return X
 
-    def _progress(self, p: Dict[str, Any], run: int):
-        return progress_callback(p["verbose"], p["verbose_interval"], run)
+    @staticmethod
+    def _make_model(start: Any, p: Dict[str, Any], prior: Optional[dict]) -> Any:
+        return _core.GaussianMixtureModel(start[0], start[1], start[2], p["covariance_type"], p["reg_covar"], prior)
 
     def _store(self, model: Any, p: Dict[str, Any], prior: Optional[dict]) -> None:
         self.weights_ = model.weights
         self.means_ = model.means
         self.covariances_ = model.covariances
-        self.precisions_cholesky_ = _precision_cholesky(self.covariances_, p["covariance_type"])
+        self.precisions_cholesky_ = family.precision_cholesky(self.covariances_, p["covariance_type"])
         self.prior_ = prior
         self._fit_covariance_type = p["covariance_type"]
         self._fit_reg_covar = p["reg_covar"]
@@ -416,21 +257,14 @@ class GaussianMixture(BaseEstimator):
             return U @ U.T
         return U**2
 
-    # ------------------------------------------------------------------ the engine's three calls
+    # ------------------------------------------------------------------ the EM protocol
     def initialize(self, X: Any, sample_weight: Any = None) -> "GaussianMixture":
-        """Sets the starting parameters of the first run without fitting, so that an external
-        driver can iterate ``e_step`` / ``m_step`` itself."""
-        X, _ = check_data(X)
-        p = self._check_params(X.shape[1])
-        w = check_sample_weight(sample_weight, X.shape[0])
-        prior = self._resolve_prior(X, w, p["covariance_type"], p["n_components"])
+        """Sets the starting parameters of the first run (the start of ``fit`` with this
+        ``random_state``) without fitting, for an external driver of ``e_step`` / ``m_step``."""
+        X, names, w, p, prior = self._prepare(X, sample_weight)
         start = self._initial_parameters(X, w, p, restart_seeds(self.random_state, 1)[0])
-        model = _core.GaussianMixtureModel(
-            start[0], start[1], start[2], p["covariance_type"], p["reg_covar"], prior
-        )
-        self._store(model, p, prior)
+        self._store(self._make_model(start, p, prior), p, prior)
         self.n_features_in_ = X.shape[1]
-        self._initialized = True
         return self
 
     def _core_model(self) -> Any:
@@ -442,20 +276,19 @@ class GaussianMixture(BaseEstimator):
 
     def e_step(self, X: Any, sample_weight: Any = None) -> Any:
         """Expected sufficient statistics of the rows X at the current parameters
-        (a ``GaussianMixtureStats``: statistics of chunks add up with ``+``)."""
+        (:class:`emkit.Stats`: statistics of chunks add up with ``+``)."""
         model = self._core_model()
         X, _ = check_data(X, n_features=self.n_features_in_, keep_float32=True)
         w = check_sample_weight(sample_weight, X.shape[0])
-        return model.e_step(X, w, self._n_threads)
+        return self._stats(model.e_step(X, w, self._n_threads))
 
     def m_step(self, stats: Any) -> "GaussianMixture":
         """Updates the parameters from summed statistics (MAP when a prior is set)."""
-        if not isinstance(stats, _core.GaussianMixtureStats):
-            raise TypeError(f"stats: expected GaussianMixtureStats from e_step, got {type(stats).__name__}")
+        core_stats = self._check_stats(stats)
         model = self._core_model()
-        model.m_step(stats)
+        model.m_step(core_stats)
         self.weights_, self.means_, self.covariances_ = model.weights, model.means, model.covariances
-        self.precisions_cholesky_ = _precision_cholesky(self.covariances_, self._fit_covariance_type)
+        self.precisions_cholesky_ = family.precision_cholesky(self.covariances_, self._fit_covariance_type)
         return self
 
     def log_prior(self) -> float:
@@ -513,38 +346,3 @@ class GaussianMixture(BaseEstimator):
         X, labels = model.sample(n_samples, seed)
         return X, labels.astype(np.intp)
 
-
-def _nearest(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Index of the nearest center of every row."""
-    d2 = (X**2).sum(1)[:, None] - 2.0 * X @ centers.T + (centers**2).sum(1)[None, :]
-    return d2.argmin(axis=1)
-
-
-def _m_step_from_resp(X: np.ndarray, w: np.ndarray, resp: np.ndarray, cov_type: str, reg: float):
-    """Initial parameters from (soft or hard) responsibilities on complete data."""
-    n, d = X.shape
-    K = resp.shape[1]
-    # With reg_covar=0 a one-point cluster would start singular: the starting covariances (only
-    # they) get a ridge of 1e-6 times the average variance instead.
-    reg = reg if reg > 0 else 1e-6 * float(np.mean(np.var(X, axis=0))) or 1e-12
-    r = resp * w[:, None]
-    nk = r.sum(axis=0) + 10 * np.finfo(float).eps
-    weights = nk / nk.sum()
-    means = (r.T @ X) / nk[:, None]
-    if cov_type in ("full", "tied"):
-        cov = np.empty((K, d, d))
-        for k in range(K):
-            rows = r[:, k] > 0
-            diff = X[rows] - means[k]
-            cov[k] = (r[rows, k, None] * diff).T @ diff / nk[k]
-        if cov_type == "tied":
-            cov = np.einsum("k,kij->ij", nk, cov) / nk.sum()
-            cov.flat[:: d + 1] += reg
-        else:
-            cov[:, np.arange(d), np.arange(d)] += reg
-        # k-means clusters of one point give a zero scatter: the ridge keeps them definite.
-    else:
-        var = (r.T @ X**2) / nk[:, None] - means**2
-        var = np.maximum(var, 0.0) + reg
-        cov = var if cov_type == "diag" else var.mean(axis=1)
-    return weights, means, cov

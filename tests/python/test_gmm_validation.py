@@ -120,7 +120,7 @@ def test_pandas_non_numeric_column():
 
 def test_m_step_refuses_foreign_objects_and_stale_stats():
     gm = fit(random_state=0)
-    with pytest.raises(TypeError, match="stats: expected GaussianMixtureStats"):
+    with pytest.raises(TypeError, match="stats: expected the Stats of e_step"):
         gm.m_step({"resp_sum": [1, 2]})
     stats = gm.e_step(X_GOOD)
     gm.m_step(stats)

@@ -269,7 +269,7 @@ def test_mixed_hmm_matches_reference(fixed):
                              reg_covar=1e-6)
     gauss = [j for j, k in enumerate(kinds) if k == "gaussian"]
     hmm = emkit.HMM(
-        K, measurement=kinds, n_categories=3, tol=0.0, max_iter=20, startprob_init=startprob, transmat_init=transmat,
+        K, emission=kinds, n_categories=3, tol=0.0, max_iter=20, startprob_init=startprob, transmat_init=transmat,
         emissionprob_init=items[1], means_init=np.stack([items[j][:, 0] for j in gauss], axis=1),
         variances_init=np.stack([items[j][:, 1] for j in gauss], axis=1), rates_init=items[2][:, None],
         startprob_prior=prior["startprob"], transmat_prior=prior["transmat"], emissionprob_prior=1.3,
@@ -312,13 +312,14 @@ def test_mixed_hmm_array_emission_prior_matches_reference():
     assert hmm.log_prior() == pytest.approx(ref.items_log_prior(final, kinds, prior), rel=RTOL)
 
 
-def test_emission_is_the_documented_name_and_measurement_its_alias():
+def test_emission_is_the_documented_name_and_measurement_its_deprecated_alias():
     kinds = ["gaussian", "categorical", "poisson"]
     X = mixed_data(kinds, seed=2)
     a = emkit.HMM(K, emission=kinds, n_categories=3, random_state=0, max_iter=5, tol=0.0).fit(X, LENGTHS)
-    b = emkit.HMM(K, measurement=kinds, n_categories=3, random_state=0, max_iter=5, tol=0.0).fit(X, LENGTHS)
+    with pytest.warns(FutureWarning, match="measurement is deprecated"):
+        b = emkit.HMM(K, measurement=kinds, n_categories=3, random_state=0, max_iter=5, tol=0.0).fit(X, LENGTHS)
     assert np.array_equal(a.history_, b.history_)
-    assert a.emission_ == b.measurement_ == kinds
+    assert a.emission_ == b.emission_ == kinds
     assert "emission" in a.get_params()
     with pytest.raises(ValueError, match="emission, measurement"):
         emkit.HMM(K, emission=kinds, measurement=kinds).fit(X, LENGTHS)

@@ -256,7 +256,7 @@ def test_bad_sample_size(fitted):
 
 def test_m_step_takes_only_hmm_statistics(fitted, data):
     X, lengths = data
-    with pytest.raises(TypeError, match=r"stats: expected GaussianHMMStats from e_step"):
+    with pytest.raises(TypeError, match=r"stats: expected the Stats of e_step"):
         fitted.m_step({"start_counts": np.ones(K)})
     stale = fitted.e_step(X, lengths)
     other = emkit.GaussianHMM(K, means_init=fitted.means_ + 1.0, random_state=0).initialize(

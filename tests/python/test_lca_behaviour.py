@@ -182,18 +182,18 @@ def test_sample_recovers_parameters():
         (np.array([[0, 1], [0, 0], [0, 1]]), {}, ValueError, "item 'item0' has a single category"),
         (np.array([[0.0, 1.5], [1.0, 0.0]]), {}, ValueError, r"expected integer category codes; found 1.5"),
         (np.array([[0, -1], [1, -1], [1, -1]]), {}, ValueError, "item 'item1' is entirely missing"),
-        (np.array([[0, 1], [1, 0]]), {"n_classes": 0}, ValueError, "n_classes: expected an integer >= 1"),
+        (np.array([[0, 1], [1, 0]]), {"n_components": 0}, ValueError, "n_components: expected an integer >= 1"),
         (np.array([["a", "b"]]), {}, TypeError, "expected integer category codes or a DataFrame"),
         (np.array([0, 1, 1]), {}, ValueError, "expected a 2-D array of category codes"),
         (np.array([[0, 1], [1, 0]]), {"missing": "omit"}, ValueError, "missing: expected one of 'fiml', 'drop'"),
         (np.array([[0, 1], [1, 0]]), {"prior": {"item_concentration": 0.5}}, ValueError,
          r"prior\['item_concentration'\]: expected a number >= 1"),
         (np.array([[0, 1], [1, 0]]), {"probs_init": [np.ones((2, 2))]}, ValueError, "probs_init: expected a list of 2"),
-        (np.array([[0, 1], [1, 0], [0, 0]]), {"n_classes": 4}, ValueError, "at least n_classes=4 rows"),
+        (np.array([[0, 1], [1, 0], [0, 0]]), {"n_components": 4}, ValueError, "at least n_components=4 rows"),
     ],
 )
 def test_bad_input(X, kwargs, exc, match):
-    params = {"n_classes": 2, **kwargs}
+    params = {"n_components": 2, **kwargs}
     with pytest.raises(exc, match=match):
         emkit.LatentClass(**params).fit(X)
 
@@ -206,5 +206,5 @@ def test_bad_weights_and_covariates():
         emkit.LatentClass(2).fit(X, covariates=np.array([1.0, np.nan, 2.0, 3.0]))
     with pytest.raises(ValueError, match="covariates: expected 4 rows"):
         emkit.LatentClass(2).fit(X, covariates=np.ones(3))
-    with pytest.raises(ValueError, match="fixed_weights/weights_init: not available with covariates"):
-        emkit.LatentClass(2, fixed_weights=True).fit(X, covariates=np.arange(4.0))
+    with pytest.raises(ValueError, match=r"fixed=\['weights'\]/weights_init: not available with covariates"):
+        emkit.LatentClass(2, fixed=["weights"]).fit(X, covariates=np.arange(4.0))

@@ -68,11 +68,11 @@ def test_core_matches_reference_for_twenty_iterations(prior, weighted):
 
 def test_estimator_recovers_the_classes_and_keeps_column_roles():
     X = mixed_data(n=2000, seed=3, missing=0.1)
-    m = emkit.LatentClass(2, measurement=MEASUREMENT, n_init=5, random_state=0, sort_classes=None).fit(X)
+    m = emkit.LatentClass(2, emission=MEASUREMENT, n_init=5, random_state=0, sort_classes=None).fit(X)
     order = np.argsort(m.means_[:, 0])
     np.testing.assert_allclose(m.means_[order, 0], [0.0, 2.5], atol=0.2)
     np.testing.assert_allclose(m.rates_[order, 0], [1.0, 4.0], atol=0.3)
-    assert m.measurement_ == MEASUREMENT
+    assert m.emission_ == MEASUREMENT
     assert np.all(np.diff(m.history_) >= -1e-9 * np.abs(m.history_[:-1]))
     assert m.n_parameters_ == 1 + 2 * (2 + 1) + 2 * 2 * 2 + 2
     assert m.g_squared_ is None
@@ -87,7 +87,7 @@ def test_dict_measurement_with_dataframe():
     df = pd.DataFrame(X, columns=["colour", "height", "visits", "smoker", "score"])
     df["colour"] = df["colour"].map({0.0: "red", 1.0: "green", 2.0: "blue"})
     spec = {"height": "gaussian", "visits": "poisson", "score": "gaussian"}
-    m = emkit.LatentClass(2, measurement=spec, random_state=0, n_init=2).fit(df)
+    m = emkit.LatentClass(2, emission=spec, random_state=0, n_init=2).fit(df)
     assert list(m.probs_[0].columns) == ["blue", "green", "red"]
     assert m.means_.shape == (2, 2) and m.rates_.shape == (2, 1)
     assert np.isfinite(m.score_samples(df)).all()
@@ -95,16 +95,16 @@ def test_dict_measurement_with_dataframe():
 
 def test_all_continuous_is_a_diagonal_gaussian_mixture_with_fiml():
     X = mixed_data(n=300, seed=5)[:, [1, 4]]
-    m = emkit.LatentClass(2, measurement="gaussian", n_init=3, random_state=0).fit(X)
+    m = emkit.LatentClass(2, emission="gaussian", n_init=3, random_state=0).fit(X)
     assert m.probs_ == [] and m.means_.shape == (2, 2)
 
 
 @pytest.mark.parametrize(
     "measurement, X, exc, match",
     [
-        (["categorical", "gamma"], np.zeros((3, 2)), ValueError, r"measurement\[1\]: expected one of"),
-        (["categorical"], np.zeros((3, 2)), ValueError, "measurement: expected 2 entries"),
-        ({"nope": "gaussian"}, np.zeros((3, 2)), ValueError, "measurement: column 'nope' is not in X"),
+        (["categorical", "gamma"], np.zeros((3, 2)), ValueError, r"emission\[1\]: expected one of"),
+        (["categorical"], np.zeros((3, 2)), ValueError, "emission: expected 2 entries"),
+        ({"nope": "gaussian"}, np.zeros((3, 2)), ValueError, "emission: column 'nope' is not in X"),
         (["categorical", "poisson"], np.array([[0, 1.5], [1, 2], [0, 1]]), ValueError,
          "poisson columns must hold nonnegative integer counts"),
         (["categorical", "gaussian"], np.array([[0, np.nan], [1, np.nan], [0, np.nan]]), ValueError,
@@ -113,4 +113,4 @@ def test_all_continuous_is_a_diagonal_gaussian_mixture_with_fiml():
 )
 def test_bad_measurement(measurement, X, exc, match):
     with pytest.raises(exc, match=match):
-        emkit.LatentClass(2, measurement=measurement).fit(X)
+        emkit.LatentClass(2, emission=measurement).fit(X)

@@ -58,7 +58,7 @@ def test_twenty_iterations_match_reference(case):
     expected = ref.fit(X, weights0, probs0, None, 20, sample_weight=w, fixed_weights=case["fixed"],
                        prior=case["prior"])
     model = emkit.LatentClass(K, n_categories=R, tol=0.0, max_iter=20, weights_init=weights0,
-                              probs_init=probs0, fixed_weights=case["fixed"], prior=case["prior"])
+                              probs_init=probs0, fixed=["weights"] if case["fixed"] else None, prior=case["prior"])
     model.fit(X, sample_weight=w)
     assert model.n_iter_ == 20
     assert rel_err(model.history_, expected["history"]) < RTOL
@@ -68,7 +68,7 @@ def test_twenty_iterations_match_reference(case):
     # ... and after every single iteration.
     for it in range(1, 21):
         step = emkit.LatentClass(K, n_categories=R, tol=0.0, max_iter=it, weights_init=weights0,
-                                 probs_init=probs0, fixed_weights=case["fixed"], prior=case["prior"])
+                                 probs_init=probs0, fixed=["weights"] if case["fixed"] else None, prior=case["prior"])
         step.fit(X, sample_weight=w)
         ref_step = expected["steps"][it]
         assert rel_err(step.weights_, ref_step["weights"]) < RTOL

@@ -7,16 +7,11 @@ from typing import Any, Dict, FrozenSet, Optional, Tuple
 
 import numpy as np
 
-from . import _core
-from ._validation import check_choice, check_float, check_int, restart_seeds
-from .gaussian_mixture import COVARIANCE_TYPES, _m_step_from_resp, _nearest, _weighted_moments
-from .hmm import (
-    BaseHMM,
-    GaussianHMM,
-    _check_concentration,
-    _check_probabilities,
-    check_sequences,
-)
+from .. import _core
+from .._families import gaussian as family
+from .._validation import check_choice, check_float, check_int, restart_seeds
+from .base import _check_concentration, _check_probabilities, check_sequences
+from .gaussian import COVARIANCE_TYPES, GaussianFamilyHMM
 
 #: Parameter groups ``fixed`` may hold fixed while fitting.
 GMM_FIXED_GROUPS = ("startprob", "transmat", "weights", "means", "covariances")
@@ -34,48 +29,7 @@ def mixture_covariance_shape(covariance_type: str, K: int, M: int, d: int) -> Tu
     }[covariance_type]
 
 
-def _check_mixture_covariances(
-    value: Any, name: str, cov_type: str, K: int, M: int, d: int
-) -> np.ndarray:
-    c = np.asarray(value)
-    if c.dtype.kind not in "fiu":
-        raise TypeError(f"{name}: expected real numbers, got dtype {c.dtype}")
-    c = np.array(c, dtype=np.float64)
-    shape = mixture_covariance_shape(cov_type, K, M, d)
-    if c.shape != shape:
-        raise ValueError(
-            f"{name}: expected shape {shape} for covariance_type={cov_type!r}, got {c.shape}"
-        )
-    if not np.isfinite(c).all():
-        raise ValueError(f"{name}: expected finite values")
-    if cov_type in ("full", "tied"):
-        for index in np.ndindex(*shape[:-2]):
-            sigma = c[index]
-            where = f"{name}[{', '.join(str(i) for i in index)}]"
-            if not np.allclose(sigma, sigma.T, rtol=1e-8, atol=1e-12):
-                raise ValueError(f"{where}: expected a symmetric matrix")
-            try:
-                np.linalg.cholesky(sigma)
-            except np.linalg.LinAlgError:
-                raise ValueError(f"{where}: expected a positive definite matrix") from None
-    elif (c <= 0).any():
-        raise ValueError(f"{name}: expected positive variances")
-    return np.ascontiguousarray(c)
-
-
-def _check_mixture_means(value: Any, name: str, K: int, M: int, d: int) -> np.ndarray:
-    m = np.asarray(value)
-    if m.dtype.kind not in "fiu":
-        raise TypeError(f"{name}: expected real numbers, got dtype {m.dtype}")
-    m = np.array(m, dtype=np.float64)
-    if m.shape != (K, M, d):
-        raise ValueError(f"{name}: expected shape {(K, M, d)}, got {m.shape}")
-    if not np.isfinite(m).all():
-        raise ValueError(f"{name}: expected finite values")
-    return np.ascontiguousarray(m)
-
-
-class GMMHMM(BaseHMM):
+class GMMHMM(GaussianFamilyHMM):
     """Hidden Markov model whose states emit Gaussian mixtures, fitted by EM (Baum-Welch).
 
     hmmlearn's ``GMMHMM``: state k emits Σ_m w_km N(μ_km, Σ_km) with ``n_mix`` components. Same
@@ -113,8 +67,7 @@ class GMMHMM(BaseHMM):
     Other parameters as :class:`GaussianHMM`.
     """
 
-    _fitted_attributes = ("startprob_", "transmat_", "weights_", "means_", "covariances_")
-    _stats_type = "GMMHMMStats"
+    _parameter_attributes = ("startprob_", "transmat_", "weights_", "means_", "covariances_")
     _fixed_groups = GMM_FIXED_GROUPS
 
     def __init__(
@@ -139,6 +92,7 @@ class GMMHMM(BaseHMM):
         fixed: Any = None,
         algorithm: str = "viterbi",
         random_state: Any = None,
+        warm_start: bool = False,
         n_threads: Optional[int] = None,
         verbose: int = 0,
         verbose_interval: int = 10,
@@ -172,21 +126,17 @@ class GMMHMM(BaseHMM):
         p["means_init"] = (
             None
             if self.means_init is None
-            else _check_mixture_means(self.means_init, "means_init", K, M, d)
+            else family.check_means(self.means_init, "means_init", (K, M, d))
         )
         p["covariances_init"] = (
             None
             if self.covariances_init is None
-            else _check_mixture_covariances(
-                self.covariances_init, "covariances_init", cov_type, K, M, d
+            else family.check_covariances(
+                self.covariances_init, "covariances_init", cov_type,
+                mixture_covariance_shape(cov_type, K, M, d),
             )
         )
         return p
-
-    # The checks before any work and the Gaussian prior are GaussianHMM's (the prior's default
-    # scale counts n_components × n_mix components).
-    _prepare = GaussianHMM._prepare
-    _resolve_prior = GaussianHMM._resolve_prior
 
     def _prior_components(self, p: Dict[str, Any]) -> int:
         return p["n_components"] * p["n_mix"]
@@ -203,14 +153,11 @@ class GMMHMM(BaseHMM):
         weights, means, covariances = p["weights_init"], p["means_init"], p["covariances_init"]
         if weights is None or means is None or covariances is None:
             observed = ~np.isnan(X).all(axis=1)
-            Xo, wo = X[observed], row_weight[observed]
-            missing = np.isnan(Xo)
-            if missing.any():  # seeding sees column-mean-imputed rows
-                Xo = np.where(missing, _weighted_moments(Xo, wo)[0], Xo)
+            Xo, wo = family.seeding_rows(X[observed], row_weight[observed]), row_weight[observed]
             if means is not None:  # each step goes to the state of its nearest component mean
-                labels = _nearest(Xo, means.reshape(K * M, d)) // M
+                labels = family.nearest(Xo, means.reshape(K * M, d)) // M
             else:
-                _, labels, _ = _core.kmeans_plus_plus(Xo, wo, K, seed, 10, p["n_threads"])
+                labels = family.kmeans_labels(Xo, wo, K, seed, p["n_threads"])
             # Every state's steps: its covariance starts all its components; k-means++ within the
             # state (n_mix clusters) gives the component means and weights.
             state_type = "full" if cov_type == "tied" else cov_type
@@ -222,7 +169,7 @@ class GMMHMM(BaseHMM):
                 if not rows.any():
                     rows = wo > 0
                 Xk, wk = Xo[rows], wo[rows]
-                _, mean_k, cov_k = _m_step_from_resp(
+                _, mean_k, cov_k = family.parameters_from_responsibilities(
                     Xk, wk, np.ones((Xk.shape[0], 1)), state_type, p["reg_covar"]
                 )
                 init_cov[k] = cov_k[0]

@@ -7,9 +7,10 @@ from typing import Any, Dict, FrozenSet, Optional, Tuple
 
 import numpy as np
 
-from . import _core
-from ._base import progress_callback, BaseEstimator, NotFittedError, RestartReport, RestartRun, report_monitor
-from ._validation import (
+from .. import _core
+from .._base import EMEstimator
+from .._families.gaussian import PRIOR_KEYS as GAUSSIAN_PRIOR_KEYS
+from .._validation import (
     check_choice,
     check_data,
     check_float,
@@ -17,14 +18,6 @@ from ._validation import (
     check_n_threads,
     is_dataframe,
     restart_seeds,
-)
-from .gaussian_mixture import (
-    COVARIANCE_TYPES,
-    GaussianMixture,
-    _m_step_from_resp,
-    _nearest,
-    _weighted_moments,
-    covariance_shape,
 )
 
 #: Parameter groups ``fixed`` may hold fixed while fitting.
@@ -42,12 +35,12 @@ CHAIN_PARAMETERS = (
     "fixed",
     "algorithm",
     "random_state",
+    "warm_start",
     "n_threads",
     "verbose",
     "verbose_interval",
 )
 DECODER_ALGORITHMS = ("viterbi", "map")
-GAUSSIAN_PRIOR_KEYS = ("mean", "shrinkage", "dof", "scale")
 #: Probability vectors (startprob, rows of transmat) must sum to one within this.
 PROBABILITY_ATOL = 1e-8
 
@@ -215,33 +208,55 @@ def _random_transmat(K: int, rng: np.random.Generator) -> np.ndarray:
     return 0.9 * rows + 0.1 / K
 
 
-def _full_covariances(covariances: np.ndarray, covariance_type: str, K: int, d: int) -> np.ndarray:
-    """The (K, d, d) covariance matrices (hmmlearn's ``covars_`` layout)."""
-    if covariance_type == "full":
-        return covariances.copy()
-    if covariance_type == "tied":
-        return np.broadcast_to(covariances, (K, d, d)).copy()
-    if covariance_type == "diag":
-        return np.stack([np.diag(v) for v in covariances])
-    return np.stack([np.eye(d) * v for v in covariances])
+# ---------------------------------------------------------------------------------- sequences as blocks
+def _is_block(obj: Any) -> bool:
+    return (isinstance(obj, np.ndarray) and obj.ndim in (1, 2)) or is_dataframe(obj)
+
+
+def _concat_sequences(X: Any, lengths: Any) -> Tuple[Any, Any]:
+    """X given as a list of sequences (arrays or DataFrames) -> (concatenated X, lengths)."""
+    if isinstance(X, (list, tuple)) and len(X) > 0 and all(_is_block(x) for x in X):
+        sizes = np.array([len(x) for x in X], dtype=np.int64)
+        if lengths is not None:
+            given = check_lengths(lengths, int(sizes.sum()))
+            if not np.array_equal(given, sizes):
+                raise ValueError(
+                    f"lengths: X is a list of sequences of lengths {sizes.tolist()}; lengths, when "
+                    f"given, must equal them, got {given.tolist()}"
+                )
+        if all(is_dataframe(x) for x in X):
+            import pandas as pd
+
+            X = pd.concat(list(X), ignore_index=True)
+        else:
+            X = np.concatenate([np.asarray(x).reshape(len(x), -1) for x in X])
+        return X, sizes
+    return X, lengths
+
+
+def _as_2d(X: Any) -> Any:
+    """A 1-D array of codes is one feature (hmmlearn's (n_samples, 1))."""
+    if is_dataframe(X):
+        return X
+    a = np.asarray(X)
+    return a.reshape(-1, 1) if a.ndim == 1 else a
 
 
 # ---------------------------------------------------------------------------------- estimator
-class BaseHMM(BaseEstimator):
+class BaseHMM(EMEstimator):
     """What every HMM estimator shares: the restart loop around the core's EM driver, the
     engine's three calls (``initialize``, ``e_step``, ``m_step``), scoring, decoding and the
     information criteria. A subclass (one emission family) provides ``_prepare`` (checks X and the
     parameters), ``_initial_parameters``, ``_make_model``, ``_store``, ``_core_model``,
     ``_current_config``, ``_sequences`` (new data in the core's layout), ``_update_from_model``,
-    ``sample``, and the class attributes ``_fitted_attributes`` and ``_stats_type``.
+    ``sample``, and the class attribute ``_parameter_attributes``.
 
     The chain's parameters (``CHAIN_PARAMETERS``) are BaseHMM's: a subclass lists them in its
     ``__init__`` signature with its emission's, stores them with ``_set_chain_parameters`` and
     checks them with ``_check_chain_parameters``; it names what ``fixed`` may hold in
     ``_fixed_groups``."""
 
-    _fitted_attributes: Tuple[str, ...] = ("startprob_", "transmat_")
-    _stats_type = ""
+    _parameter_attributes: Tuple[str, ...] = ("startprob_", "transmat_")
     #: The names ``fixed`` may hold.
     _fixed_groups: Tuple[str, ...] = FIXED_GROUPS
 
@@ -319,38 +334,19 @@ class BaseHMM(BaseEstimator):
         2-D arrays, one per sequence. sample_weight: one weight per sequence.
         """
         X, lengths, names, w, row_weight, p, prior = self._prepare(X, lengths, sample_weight)
-        seeds = restart_seeds(self.random_state, p["n_init"])
+        warm = self._warm()
+        if warm and np.shape(self.transmat_) != (p["n_components"], p["n_components"]):
+            raise ValueError("warm_start: the previous fit has another n_components")
+        seeds = restart_seeds(self.random_state, 1 if warm else p["n_init"])
 
-        report = RestartReport()
-        best = None
-        for run, seed in enumerate(seeds):
-            model = self._make_model(self._initial_parameters(X, row_weight, p, seed), p, prior)
-            record = model.fit(
-                X, lengths, w, p["max_iter"], p["tol"], p["n_threads"], self._progress(p, run)
-            )
-            objective = record["history"][-1]
-            report.runs.append(
-                RestartRun(
-                    seed, objective, record["loglik"][-1], record["n_iter"], record["converged"]
-                )
-            )
-            if p["verbose"]:
-                print(
-                    f"run {run}: objective {objective:.6f} after {record['n_iter']} iterations, "
-                    f"converged={record['converged']}"
-                )
-            if best is None or objective > best[1]["history"][-1]:
-                best = (model, record)
-        model, record = best
-        report_monitor(record, type(self).__name__, p["tol"], p["max_iter"])
+        def run(index: int, seed: int, callback: Any):
+            start = self._current_start() if warm else self._initial_parameters(X, row_weight, p, seed)
+            model = self._make_model(start, p, prior)
+            return model, model.fit(X, lengths, w, p["max_iter"], p["tol"], p["n_threads"], callback)
+
+        total_weight = float(row_weight.sum())
+        model = self._fit_runs(seeds, run, p, total_weight)
         self._store(model, p, prior)
-        self.converged_ = bool(record["converged"])
-        self.n_iter_ = int(record["n_iter"])
-        self.history_ = np.asarray(record["history"])
-        self.loglik_history_ = np.asarray(record["loglik"])
-        self.iteration_seconds_ = np.asarray(record["seconds"])
-        self.loglik_ = float(record["loglik"][-1])
-        self.restarts_ = report
         self.n_features_in_ = X.shape[1]
         if names is not None:
             self.feature_names_in_ = names
@@ -358,17 +354,9 @@ class BaseHMM(BaseEstimator):
             del self.feature_names_in_
         return self
 
-    def _progress(self, p: Dict[str, Any], run: int):
-        return progress_callback(p["verbose"], p["verbose_interval"], run)
-
-    def _check_fitted(self) -> None:
-        missing = [a for a in self._fitted_attributes if not hasattr(self, a)]
-        if missing:
-            raise NotFittedError(
-                f"This {type(self).__name__} is not fitted yet; call fit (or initialize) first, "
-                "or set "
-                f"{', '.join(missing)}"
-            )
+    def _current_start(self) -> Tuple[Any, ...]:
+        """The current parameters as a starting point (warm_start), in ``_make_model``'s order."""
+        return tuple(np.asarray(getattr(self, name)) for name in self._parameter_attributes)
 
     def _n_parameters(self) -> int:
         """Free parameters: the nonzero entries of startprob_ and of the rows of transmat_ (minus
@@ -396,7 +384,7 @@ class BaseHMM(BaseEstimator):
         """hmmlearn's name for :meth:`stationary_distribution`."""
         return self.stationary_distribution()
 
-    # ------------------------------------------------------------------ the engine's three calls
+    # ------------------------------------------------------------------ the EM protocol
     def initialize(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> "BaseHMM":
         """Sets the starting parameters of the first run without fitting, so that an external
         driver can iterate ``e_step`` / ``m_step`` itself."""
@@ -414,17 +402,13 @@ class BaseHMM(BaseEstimator):
         model = self._core_model()
         X, lengths = self._sequences(X, lengths)
         w = check_sequence_weight(sample_weight, lengths.shape[0])
-        return model.e_step(X, lengths, w, self._current_config()["n_threads"])
+        return self._stats(model.e_step(X, lengths, w, self._current_config()["n_threads"]))
 
     def m_step(self, stats: Any) -> "BaseHMM":
         """Updates the parameters from summed statistics (MAP when a prior is set)."""
-        expected = getattr(_core, self._stats_type)
-        if not isinstance(stats, expected):
-            raise TypeError(
-                f"stats: expected {self._stats_type} from e_step, got {type(stats).__name__}"
-            )
+        core_stats = self._check_stats(stats)
         model = self._core_model()
-        model.m_step(stats)
+        model.m_step(core_stats)
         self.startprob_, self.transmat_ = model.startprob, model.transmat
         self._update_from_model(model)
         return self
@@ -507,285 +491,3 @@ class BaseHMM(BaseEstimator):
             row = cum[states[t - 1]]
             states[t] = min(int(np.searchsorted(row, u[t] * row[-1], side="right")), len(row) - 1)
         return states
-
-
-
-class GaussianHMM(BaseHMM):
-    """Hidden Markov model with Gaussian emissions, fitted by EM (Baum-Welch).
-
-    hmmlearn's ``GaussianHMM`` interface (``startprob_``, ``transmat_``, ``means_``, ``covars_``,
-    ``fit(X, lengths)``, ``score``, ``score_samples``, ``decode``, ``predict``,
-    ``predict_proba``, ``sample``), plus: missing values (NaN entries are integrated out; a time
-    step with nothing observed still advances the chain), per-sequence sample weights, restarts
-    that report whether the best optimum replicated, parameters held fixed, Dirichlet priors on
-    the start and transition probabilities with the conjugate Gaussian prior of
-    ``GaussianMixture``, and bit-identical results for any number of threads.
-
-    Parameters
-    ----------
-    n_components : int
-        Number of hidden states.
-    covariance_type : {"full", "tied", "diag", "spherical"}
-        As hmmlearn (default "diag"). ``covariances_`` has scikit-learn's per-type layout,
-        ``covars_`` hmmlearn's full (n_components, n_features, n_features) matrices.
-    tol : float
-        EM stops when the objective (log-likelihood, plus log-prior under MAP) per time step
-        changes by less than ``tol`` (sequence weights count: the divisor is Σ weight × length).
-        ``tol=0`` runs exactly ``max_iter`` iterations. (hmmlearn's ``tol`` is on the total.)
-    reg_covar : float
-        Added to the diagonal of every covariance after each M-step (as ``GaussianMixture``).
-    max_iter : int
-        Maximum number of EM iterations (M-steps) per run (hmmlearn: ``n_iter``).
-    n_init : int
-        Number of runs from different seeds; the best objective wins; ``restarts_`` lists all.
-    startprob_init, transmat_init, means_init, covariances_init : array-like, optional
-        User initial values (any subset). Otherwise: uniform start probabilities; transition
-        rows drawn from Dirichlet(1 + K·e_i) mixed with 10% uniform (a bias to persist); means
-        and covariances from k-means++ on the time steps (weighted by their sequence's weight;
-        missing entries imputed by column means for seeding only).
-    startprob_prior, transmat_prior : float or array-like
-        Dirichlet concentrations (hmmlearn's names): a number, a (K,) vector, resp. a (K, K)
-        matrix (e.g. ``1 + κ·I`` for a "sticky" diagonal). Values must be >= 1; 1 is no prior.
-        A probability that is zero stays zero (structural zeros, e.g. left-right models); the
-        prior applies to the entries that are not.
-    prior : None, "default" or dict
-        Conjugate prior on the Gaussian means and covariances, as ``GaussianMixture``'s ``prior``
-        (keys ``mean``, ``shrinkage``, ``dof``, ``scale``; "default" = data-scaled values).
-    fixed : set of str
-        Parameters held fixed while fitting: any of "startprob", "transmat", "means",
-        "covariances" (hmmlearn: ``params`` without the corresponding letters).
-    algorithm : {"viterbi", "map"}
-        Decoder used by ``predict`` and by ``decode`` when not given.
-    random_state : None, int, numpy Generator or RandomState
-    n_threads : int or None
-        Threads for the E-step; None uses all cores. Results are bit-identical for any value.
-    verbose : int
-        0 silent; 1 prints each run's result; 2 also every ``verbose_interval`` iterations.
-    verbose_interval : int
-    """
-
-
-    _fitted_attributes = ("startprob_", "transmat_", "means_", "covariances_")
-    _stats_type = "GaussianHMMStats"
-
-    def __init__(
-        self,
-        n_components: int = 1,
-        *,
-        covariance_type: str = "diag",
-        tol: float = 1e-3,
-        reg_covar: float = 1e-6,
-        max_iter: int = 100,
-        n_init: int = 1,
-        startprob_init: Any = None,
-        transmat_init: Any = None,
-        means_init: Any = None,
-        covariances_init: Any = None,
-        startprob_prior: Any = 1.0,
-        transmat_prior: Any = 1.0,
-        prior: Any = None,
-        fixed: Any = None,
-        algorithm: str = "viterbi",
-        random_state: Any = None,
-        n_threads: Optional[int] = None,
-        verbose: int = 0,
-        verbose_interval: int = 10,
-    ):
-        self._set_chain_parameters(locals())
-        self.covariance_type = covariance_type
-        self.reg_covar = reg_covar
-        self.means_init = means_init
-        self.covariances_init = covariances_init
-        self.prior = prior
-
-    # ------------------------------------------------------------------ validation
-    def _check_params(self, n_features: int) -> Dict[str, Any]:
-        K = check_int(self.n_components, "n_components", 1)
-        cov_type = check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
-        p = self._check_chain_parameters(K)
-        p["covariance_type"] = cov_type
-        p["reg_covar"] = check_float(self.reg_covar, "reg_covar", 0.0)
-        # The Gaussian initial values are checked exactly as GaussianMixture checks them.
-        gaussian = GaussianMixture(
-            K,
-            covariance_type=cov_type,
-            means_init=self.means_init,
-            covariances_init=self.covariances_init,
-        )
-        p["means_init"] = gaussian._check_means_init(K, n_features)
-        p["covariances_init"] = gaussian._check_covariances_init(cov_type, K, n_features)
-        return p
-
-    def _resolve_prior(
-        self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any]
-    ) -> Optional[dict]:
-        """The Gaussian family's prior, resolved exactly as GaussianMixture's (data-scaled defaults
-        from the time steps, weighted by their sequence's weight)."""
-        prior = self.prior
-        if prior is None:
-            return None
-        if isinstance(prior, dict):
-            unknown = sorted(set(prior) - set(GAUSSIAN_PRIOR_KEYS))
-            if unknown:
-                hint = (
-                    "; the start and transition probabilities take startprob_prior and "
-                    "transmat_prior"
-                    if "weight_concentration" in unknown
-                    else ""
-                )
-                raise ValueError(
-                    f"prior: unknown keys {unknown}; expected some of "
-                    f"{list(GAUSSIAN_PRIOR_KEYS)}{hint}"
-                )
-        n_gaussians = self._prior_components(p)
-        resolved = GaussianMixture(
-            n_gaussians, covariance_type=p["covariance_type"], prior=prior
-        )._resolve_prior(X, row_weight, p["covariance_type"], n_gaussians)
-        resolved.pop("weight_concentration", None)
-        return resolved
-
-    def _prior_components(self, p: Dict[str, Any]) -> int:
-        """Number of Gaussian components the default prior's scale is divided among."""
-        return p["n_components"]
-
-    def _prepare(self, X: Any, lengths: Any, sample_weight: Any):
-        """Everything fit and initialize check before any work: (X, lengths, feature names,
-        sequence weights, row weights, parameters, resolved Gaussian prior)."""
-        X, lengths, names = check_sequences(X, lengths)
-        p = self._check_params(X.shape[1])
-        w = check_sequence_weight(sample_weight, lengths.shape[0])
-        row_weight = np.repeat(w, lengths) if w.size else np.ones(X.shape[0])
-        K = p["n_components"]
-        if p["means_init"] is None or p["covariances_init"] is None:
-            usable = int(((row_weight > 0) & ~np.isnan(X).all(axis=1)).sum())
-            if usable < K:
-                raise ValueError(
-                    f"X: expected at least n_components={K} time steps with an observed value and "
-                    f"positive sequence weight to initialise the states, got {usable}"
-                )
-        return X, lengths, names, w, row_weight, p, self._resolve_prior(X, row_weight, p)
-
-    # ------------------------------------------------------------------ initialisation
-    def _initial_parameters(
-        self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any], seed: int
-    ):
-        """(startprob, transmat, means, covariances) of one run's starting point."""
-        K, cov_type = p["n_components"], p["covariance_type"]
-        startprob, transmat = self._initial_chain(p, np.random.default_rng(seed))
-        means, covariances = p["means_init"], p["covariances_init"]
-        if means is None or covariances is None:
-            observed = ~np.isnan(X).all(axis=1)
-            Xo, wo = X[observed], row_weight[observed]
-            missing = np.isnan(Xo)
-            if missing.any():  # seeding sees column-mean-imputed rows
-                Xo = np.where(missing, _weighted_moments(Xo, wo)[0], Xo)
-            if means is not None:
-                labels = _nearest(Xo, means)
-            else:
-                _, labels, _ = _core.kmeans_plus_plus(Xo, wo, K, seed, 10, p["n_threads"])
-            resp = np.zeros((Xo.shape[0], K))
-            resp[np.arange(Xo.shape[0]), labels] = 1.0
-            _, init_means, init_cov = _m_step_from_resp(Xo, wo, resp, cov_type, p["reg_covar"])
-            means = init_means if means is None else means
-            covariances = init_cov if covariances is None else covariances
-        return startprob, transmat, np.ascontiguousarray(means), np.ascontiguousarray(covariances)
-
-    def _make_model(self, start, p: Dict[str, Any], prior: Optional[dict]) -> Any:
-        return _core.GaussianHMMModel(
-            start[0],
-            start[1],
-            start[2],
-            start[3],
-            p["covariance_type"],
-            p["reg_covar"],
-            prior,
-            p["startprob_prior"],
-            p["transmat_prior"],
-            _core_fixed(p["fixed"]),
-        )
-
-    # ------------------------------------------------------------------ fitting
-    def _store(self, model: Any, p: Dict[str, Any], prior: Optional[dict]) -> None:
-        self.startprob_ = model.startprob
-        self.transmat_ = model.transmat
-        self.means_ = model.means
-        self.covariances_ = model.covariances
-        self.prior_ = prior
-        self._config = {
-            "covariance_type": p["covariance_type"],
-            "reg_covar": p["reg_covar"],
-            **self._chain_config(p),
-        }
-
-    # ------------------------------------------------------------------ parameters
-    @property
-    def covars_(self) -> np.ndarray:
-        """Covariance matrices, (n_components, n_features, n_features) for every covariance type
-        (hmmlearn's ``covars_``); ``covariances_`` has scikit-learn's per-type layout."""
-        self._check_fitted()
-        cov_type = self._current_config()["covariance_type"]
-        K, d = np.shape(self.means_)
-        return _full_covariances(np.asarray(self.covariances_), cov_type, K, d)
-
-    @covars_.setter
-    def covars_(self, value: Any) -> None:
-        # As hmmlearn's setter: the per-type layout.
-        self.covariances_ = np.asarray(value, dtype=np.float64)
-
-    def _current_config(self) -> Dict[str, Any]:
-        """The configuration of the fitted model; for parameters set by hand (hmmlearn style), the
-        constructor's."""
-        config = getattr(self, "_config", None)
-        if config is not None:
-            return config
-        K = check_int(self.n_components, "n_components", 1)
-        return {
-            "covariance_type": check_choice(
-                self.covariance_type, "covariance_type", COVARIANCE_TYPES
-            ),
-            "reg_covar": check_float(self.reg_covar, "reg_covar", 0.0),
-            **self._chain_config_of_constructor(K),
-        }
-
-    def _core_model(self) -> Any:
-        self._check_fitted()
-        c = self._current_config()
-        means = np.ascontiguousarray(self.means_, dtype=np.float64)
-        covariances = np.ascontiguousarray(self.covariances_, dtype=np.float64)
-        K = means.shape[0] if means.ndim == 2 else -1
-        expected = covariance_shape(c["covariance_type"], K, means.shape[-1])
-        if means.ndim != 2 or covariances.shape != expected:
-            raise ValueError(
-                f"covariances_: expected shape {expected} for "
-                f"covariance_type={c['covariance_type']!r} "
-                f"and means_ of shape {means.shape}, got {covariances.shape}"
-            )
-        return _core.GaussianHMMModel(
-            np.asarray(self.startprob_, dtype=np.float64),
-            np.asarray(self.transmat_, dtype=np.float64),
-            means,
-            covariances,
-            c["covariance_type"],
-            c["reg_covar"],
-            getattr(self, "prior_", None),
-            c["startprob_prior"],
-            c["transmat_prior"],
-            _core_fixed(c["fixed"]),
-        )
-
-    def _sequences(self, X: Any, lengths: Any):
-        self._check_fitted()
-        X, lengths, _ = check_sequences(X, lengths, n_features=np.shape(self.means_)[1])
-        return X, lengths
-
-    def sample(self, n_samples: int = 1, random_state: Any = None) -> Tuple[np.ndarray, np.ndarray]:
-        """One sequence of ``n_samples`` time steps and its states, as hmmlearn (seeded by
-        ``random_state``, else the estimator's ``random_state``)."""
-        n_samples = check_int(n_samples, "n_samples", 1)
-        model = self._core_model()
-        seed = restart_seeds(self.random_state if random_state is None else random_state, 1)[0]
-        X, states = model.sample(n_samples, seed)
-        return X, states.astype(np.intp)
-
-    def _update_from_model(self, model: Any) -> None:
-        self.means_, self.covariances_ = model.means, model.covariances

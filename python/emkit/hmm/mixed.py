@@ -1,0 +1,295 @@
+"""HMMs with mixed-type emissions: categorical, normal and Poisson columns, independent given
+the state (the core's HMM over the Product family)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, FrozenSet, List, Tuple
+
+import numpy as np
+
+from .. import _core
+from .._base import deprecated_alias
+from .._families import mixed as layout
+from .._validation import check_float, check_int, is_dataframe, restart_seeds
+from .base import BaseHMM, _as_2d, _concat_sequences, check_lengths, check_sequence_weight
+from .categorical import _check_emission_concentration, _flat_probs, _sample_categorical, _split_probs
+
+MIXED_FIXED_GROUPS = ("startprob", "transmat", "emissionprob", "means", "variances", "rates")
+
+
+class HMM(BaseHMM):
+    """Hidden Markov model with mixed-type emissions: per time step, categorical, continuous
+    (normal, one mean and variance per state and column) and count (Poisson, one rate per state
+    and column) features, independent given the state; fitted by EM (Baum-Welch).
+
+    ``emission`` says the family of every column, as :class:`LatentClass`'s ``emission``: None
+    (all categorical), one of "categorical", "gaussian", "poisson" for all, a list (one per
+    column) or a dict {column: family} (others categorical). ``measurement`` is a deprecated
+    alias. Missing entries: NaN (and negative codes in
+    categorical columns). Attributes: ``startprob_``, ``transmat_``, ``emissionprob_`` (the
+    categorical columns, as :class:`CategoricalHMM`), ``means_`` and ``variances_``
+    (n_components, n_gaussian columns), ``rates_`` (n_components, n_poisson columns), each in the
+    order of its columns in X; ``emission_`` (the family of every column).
+
+    Parameters as :class:`CategoricalHMM`, plus ``means_init``, ``variances_init``,
+    ``rates_init`` (defaults: k-means++ clusters of the standardised continuous and count
+    columns give the means and rates, the columns' variances the variances) and ``reg_covar``
+    (added to every variance). ``fixed``: any of "startprob", "transmat", "emissionprob",
+    "means", "variances", "rates".
+    """
+
+    _parameter_attributes = ("startprob_", "transmat_", "means_", "variances_", "rates_")
+    _fixed_groups = MIXED_FIXED_GROUPS
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        emission: Any = None,
+        measurement: Any = None,
+        n_categories: Any = None,
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        startprob_init: Any = None,
+        transmat_init: Any = None,
+        emissionprob_init: Any = None,
+        means_init: Any = None,
+        variances_init: Any = None,
+        rates_init: Any = None,
+        startprob_prior: Any = 1.0,
+        transmat_prior: Any = 1.0,
+        emissionprob_prior: float = 1.0,
+        fixed: Any = None,
+        algorithm: str = "viterbi",
+        random_state: Any = None,
+        warm_start: bool = False,
+        n_threads: Optional[int] = None,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+    ):
+        self._set_chain_parameters(locals())
+        self.emission = emission
+        self.measurement = measurement
+        self.n_categories = n_categories
+        self.reg_covar = reg_covar
+        self.emissionprob_init = emissionprob_init
+        self.means_init = means_init
+        self.variances_init = variances_init
+        self.rates_init = rates_init
+        self.emissionprob_prior = emissionprob_prior
+
+    # Subclasses (PoissonHMM) rename parameters through this and _fixed_spec.
+    def _measurement_spec(self) -> Any:
+        if self.emission is not None and self.measurement is not None:
+            raise ValueError(
+                "emission, measurement: give one of them (measurement is a deprecated alias of "
+                "emission), not both"
+            )
+        return deprecated_alias(self.emission, "emission", self.measurement, "measurement", None)
+
+    def _prepare(self, X: Any, lengths: Any, sample_weight: Any):
+        X, lengths = _concat_sequences(X, lengths)
+        X = _as_2d(X)
+        kinds = layout.emission_kinds(X, self._measurement_spec())
+        groups = layout.groups_of(kinds)
+        n_categories = self.n_categories
+        if isinstance(n_categories, (int, np.integer)) and not isinstance(n_categories, bool):
+            n_categories = [int(n_categories)] * len(kinds)
+        if n_categories is not None:
+            n_categories = [n_categories[j] for j in groups["categorical"]]
+        M, encoding = layout.mixed_matrix(X, groups, n_categories=n_categories)
+        lengths = check_lengths(lengths, M.shape[0])
+        K = check_int(self.n_components, "n_components", 1)
+        p = self._check_chain_parameters(K)
+        R = encoding.n_categories
+        qn, qp = len(groups["gaussian"]), len(groups["poisson"])
+        p.update(
+            n_categories=R, encoding=encoding, groups=groups, kinds=kinds,
+            reg_covar=check_float(self.reg_covar, "reg_covar", 0.0),
+            concentration=_check_emission_concentration(self.emissionprob_prior, K, R),
+        )
+        p["emissionprob_init"] = (
+            None if self.emissionprob_init is None or not R
+            else _flat_probs(self.emissionprob_init, K, R, "emissionprob_init")
+        )
+        for name, q in (("means_init", qn), ("variances_init", qn), ("rates_init", qp)):
+            value = getattr(self, name)
+            if value is None:
+                p[name] = None
+                continue
+            a = np.array(value, dtype=np.float64)
+            if a.shape != (K, q):
+                raise ValueError(f"{name}: expected shape {(K, q)}, got {a.shape}")
+            if not np.isfinite(a).all():
+                raise ValueError(f"{name}: expected finite values")
+            if name == "variances_init" and (a <= 0).any():
+                raise ValueError("variances_init: expected positive values")
+            if name == "rates_init" and (a < 0).any():
+                raise ValueError("rates_init: expected nonnegative values")
+            p[name] = a
+        w = check_sequence_weight(sample_weight, lengths.shape[0])
+        row_weight = np.repeat(w, lengths) if w.size else np.ones(M.shape[0])
+        names = (
+            np.array([str(c) for c in X.columns], dtype=object) if is_dataframe(X) else None
+        )
+        return M, lengths, names, w, row_weight, p, None
+
+    def _initial_parameters(self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any], seed: int):
+        K, R = p["n_components"], p["n_categories"]
+        qc, qn = len(R), len(p["groups"]["gaussian"])
+        rng = np.random.default_rng(seed)
+        startprob, transmat = self._initial_chain(p, rng)
+        probs = p["emissionprob_init"]
+        if probs is None:
+            probs = (
+                np.concatenate([rng.dirichlet(np.ones(r), size=K) for r in R], axis=1)
+                if R else np.zeros((K, 0))
+            )
+        cont = X[:, qc:]
+        q = cont.shape[1]
+        means = p["means_init"]
+        variances = p["variances_init"]
+        rates = p["rates_init"]
+        if q and (means is None or variances is None or rates is None):
+            observed = ~np.isnan(cont)
+            col_mean = np.array([np.average(c[o], weights=row_weight[o] + 1e-300) for c, o in zip(cont.T, observed.T)])
+            col_var = np.array([
+                np.average((c[o] - m) ** 2, weights=row_weight[o] + 1e-300)
+                for c, o, m in zip(cont.T, observed.T, col_mean)
+            ])
+            sd = np.sqrt(np.maximum(col_var, 1e-12))
+            usable = observed.any(axis=1) & (row_weight > 0)
+            if int(usable.sum()) < K:
+                raise ValueError(
+                    f"X: expected at least n_components={K} time steps with an observed continuous "
+                    "or count value and positive sequence weight to initialise the states"
+                )
+            Z = (np.where(observed, cont, col_mean) - col_mean) / sd
+            _, labels, _ = _core.kmeans_plus_plus(
+                np.ascontiguousarray(Z[usable]), row_weight[usable], K, seed, 10, p["n_threads"]
+            )
+            centers = np.tile(col_mean, (K, 1))
+            cu, ou, wu = cont[usable], observed[usable], row_weight[usable]
+            for k in range(K):
+                for j in range(q):
+                    sel = (labels == k) & ou[:, j]
+                    if wu[sel].sum() > 0:
+                        centers[k, j] = np.average(cu[sel, j], weights=wu[sel])
+            if means is None:
+                means = centers[:, :qn]
+            if variances is None:
+                variances = np.tile(np.maximum(col_var[:qn], 1e-6), (K, 1))
+            if rates is None:
+                rates = np.maximum(centers[:, qn:], 1e-3 * col_mean[qn:] + 1e-6)
+        means = np.zeros((K, 0)) if means is None else means
+        variances = np.zeros((K, 0)) if variances is None else variances
+        rates = np.zeros((K, 0)) if rates is None else rates
+        return startprob, transmat, np.ascontiguousarray(probs), np.ascontiguousarray(means), \
+            np.ascontiguousarray(variances), np.ascontiguousarray(rates)
+
+    @staticmethod
+    def _core_fixed(fixed: FrozenSet[str], R: List[int], qn: int, qp: int) -> list:
+        whole = (not R or "emissionprob" in fixed) and (qn == 0 or {"means", "variances"} <= fixed) and (
+            qp == 0 or "rates" in fixed
+        )
+        return sorted(fixed | {"emission"} if whole else fixed)
+
+    def _make_model(self, start, p: Dict[str, Any], prior: Any) -> Any:
+        R = p["n_categories"]
+        return _core.ProductHMMModel(
+            start[0], start[1], start[2] if R else None, R, start[3], start[4], start[5],
+            p["concentration"], p["reg_covar"], p["startprob_prior"], p["transmat_prior"],
+            self._core_fixed(p["fixed"], R, start[3].shape[1], start[5].shape[1]),
+        )
+
+    @staticmethod
+    def _core_matrix(a: np.ndarray, K: int) -> np.ndarray:
+        return np.zeros((K, 0)) if a.shape[0] == 0 else a
+
+    def _store(self, model: Any, p: Dict[str, Any], prior: Any) -> None:
+        K = p["n_components"]
+        self.startprob_ = model.startprob
+        self.transmat_ = model.transmat
+        R = p["n_categories"]
+        if R:
+            self.emissionprob_ = _split_probs(model.emissionprob, R)
+        self.means_ = self._core_matrix(model.means, K)
+        self.variances_ = self._core_matrix(model.variances, K)
+        self.rates_ = self._core_matrix(model.rates, K)
+        self.encoding_ = p["encoding"]
+        self.emission_ = p["kinds"]
+        self._config = {
+            "n_categories": list(R),
+            "groups": p["groups"],
+            "reg_covar": p["reg_covar"],
+            "concentration": p["concentration"],
+            **self._chain_config(p),
+        }
+
+    def _current_start(self) -> Tuple[Any, ...]:
+        K = len(self.startprob_)
+        R = self._current_config()["n_categories"]
+        probs = _flat_probs(self.emissionprob_, K, R, "emissionprob_") if R else np.zeros((K, 0))
+        return (self.startprob_, self.transmat_, probs, self.means_, self.variances_, self.rates_)
+
+    def _update_from_model(self, model: Any) -> None:
+        K = len(self.startprob_)
+        R = self._current_config()["n_categories"]
+        if R:
+            self.emissionprob_ = _split_probs(model.emissionprob, R)
+        self.means_ = self._core_matrix(model.means, K)
+        self.variances_ = self._core_matrix(model.variances, K)
+        self.rates_ = self._core_matrix(model.rates, K)
+
+    def _current_config(self) -> Dict[str, Any]:
+        config = getattr(self, "_config", None)
+        if config is None:
+            raise ValueError(f"This {type(self).__name__} has no column layout; call fit or initialize first")
+        return config
+
+    def _core_model(self) -> Any:
+        self._check_fitted()
+        c = self._current_config()
+        startprob = np.asarray(self.startprob_, dtype=np.float64)
+        K = startprob.shape[0]
+        R = c["n_categories"]
+        probs = _flat_probs(self.emissionprob_, K, R, "emissionprob_") if R else None
+        means = np.ascontiguousarray(self.means_, dtype=np.float64)
+        variances = np.ascontiguousarray(self.variances_, dtype=np.float64)
+        rates = np.ascontiguousarray(self.rates_, dtype=np.float64)
+        return _core.ProductHMMModel(
+            startprob, np.asarray(self.transmat_, dtype=np.float64), probs, R, means, variances, rates,
+            c["concentration"], c["reg_covar"], c["startprob_prior"], c["transmat_prior"],
+            self._core_fixed(c["fixed"], R, means.shape[1], rates.shape[1]),
+        )
+
+    def _sequences(self, X: Any, lengths: Any):
+        self._check_fitted()
+        c = self._current_config()
+        X, lengths = _concat_sequences(X, lengths)
+        M, _ = layout.mixed_matrix(_as_2d(X), c["groups"], encoding=self.encoding_)
+        return M, check_lengths(lengths, M.shape[0])
+
+    def sample(self, n_samples: int = 1, random_state: Any = None) -> Tuple[np.ndarray, np.ndarray]:
+        """One sequence of ``n_samples`` time steps ((n_samples, n_columns) floats in the columns'
+        order in X; categorical columns hold codes) and its states."""
+        n_samples = check_int(n_samples, "n_samples", 1)
+        self._check_fitted()
+        c = self._current_config()
+        seed = restart_seeds(self.random_state if random_state is None else random_state, 1)[0]
+        rng = np.random.default_rng(seed)
+        states = self._sample_states(n_samples, rng)
+        groups, R = c["groups"], c["n_categories"]
+        n_cols = sum(len(v) for v in groups.values())
+        X = np.empty((n_samples, n_cols))
+        if R:
+            flat = _flat_probs(self.emissionprob_, len(self.startprob_), R, "emissionprob_")
+            X[:, groups["categorical"]] = _sample_categorical(flat, R, states, rng)
+        means, variances, rates = (np.asarray(a) for a in (self.means_, self.variances_, self.rates_))
+        for j, col in enumerate(groups["gaussian"]):
+            X[:, col] = rng.normal(means[states, j], np.sqrt(variances[states, j]))
+        for j, col in enumerate(groups["poisson"]):
+            X[:, col] = rng.poisson(rates[states, j])
+        return X, states

@@ -1,0 +1,282 @@
+"""What latent class users publish beside the parameters: fit statistics (AIC, BIC, G², χ²,
+entropy), standard errors from the observed information of the per-case scores (as poLCA), and
+a readable summary. A mixin of :class:`LatentClass`: it reads the estimator's own parameters."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, List, Optional
+
+import numpy as np
+
+
+class LatentClassInference:
+    """Fit statistics, standard errors and the summary of a fitted :class:`LatentClass`."""
+
+    def _compute_statistics(self, data: Any) -> None:
+        """Fit statistics and standard errors on the training data (a ``layout.TrainingData``)."""
+        K = self._weights.shape[0]
+        R = self.encoding_.n_categories
+        model = self._core_model()
+        counts, Z, mixed = data.counts, data.covariates, data.kind == "mixed"
+        groups = data.groups
+        fixed_weights = "weights" in self._config["fixed"]
+        X_all = data.rows if mixed else None
+        rows = (np.where(np.isnan(X_all[:, : len(R)]), -1, X_all[:, : len(R)]).astype(np.int32)
+                if mixed else data.rows)
+        if mixed:
+            log_resp, log_prob = model.posterior(X_all, self._n_threads)
+            n_class_par = 0 if fixed_weights else K - 1
+        elif Z is None:
+            log_resp, log_prob = model.posterior(rows, self._n_threads)
+            n_class_par = 0 if fixed_weights else K - 1
+        else:
+            log_resp, log_prob = model.posterior(rows, Z, self._n_threads)
+            n_class_par = (K - 1) * Z.shape[1]
+        h = np.exp(log_resp)
+        N = float(counts.sum())
+        npar = n_class_par + sum(K * (r - 1) for r in R)
+        if mixed:
+            npar += K * (2 * len(groups["gaussian"]) + len(groups["poisson"]))
+        ll = self.loglik_
+        self.n_parameters_ = npar
+        self.n_observations_ = N
+        self.aic_ = -2 * ll + 2 * npar
+        self.bic_ = -2 * ll + npar * math.log(N)
+        self.sabic_ = -2 * ll + npar * math.log((N + 2) / 24)
+        self.caic_ = -2 * ll + npar * (math.log(N) + 1)
+        # Relative entropy (Mplus): 1 - sum -h log h / (N log K).
+        if K > 1:
+            # 0 log 0 = 0: a posterior that underflowed to 0 has log_resp = -inf.
+            plogp = np.multiply(h, log_resp, out=np.zeros_like(h), where=h > 0)
+            self.entropy_ = float(1 + (counts @ plogp.sum(axis=1)) / (N * math.log(K)))
+        else:
+            self.entropy_ = 1.0
+        self.df_ = int(min(N, np.prod(R, dtype=float) - 1) - npar) if not mixed else None
+        if Z is None and not mixed:
+            # Goodness of fit against the observed response patterns among complete rows
+            # (poLCA): cells never observed contribute their expected count to Pearson's chi2.
+            complete = (rows >= 0).all(axis=1)
+            n_complete = counts[complete].sum()
+            expected = n_complete * np.exp(log_prob[complete])
+            observed = counts[complete]
+            seen = observed > 0
+            self.g_squared_ = float(2 * np.sum(observed[seen] * np.log(observed[seen] / expected[seen])))
+            self.chi_squared_ = float(
+                np.sum((observed[seen] - expected[seen]) ** 2 / expected[seen]) + n_complete - expected[seen].sum()
+            )
+        else:
+            # With covariates the expected pattern frequencies depend on every row's covariates,
+            # and continuous items have no finite set of patterns: not computed.
+            self.g_squared_ = None
+            self.chi_squared_ = None
+        self._standard_errors(rows, counts, h, Z, X_all, groups, fixed_weights)
+
+    def _standard_errors(self, patterns: np.ndarray, counts: np.ndarray, h: np.ndarray, Z: Optional[np.ndarray],
+                         X_all: Optional[np.ndarray], groups: Any, fixed_weights: bool) -> None:
+        """Observed information from the per-case scores (poLCA): the scores of log p(x_i) in
+        the log-ratio parameters, their weighted outer product, then the delta method."""
+        K = self._weights.shape[0]
+        R = self.encoding_.n_categories
+        pi = self._weights
+        probs = self._split_plain(self._probs_flat)
+        # The scores of a block of rows (n_block × parameters) and the jacobians of the parameters;
+        # the information is accumulated block by block so memory stays O(block × parameters).
+        def scores_of(sl: slice):
+            score_blocks, jac_blocks = [], []  # jacobians map log-ratio parameters to probabilities
+            if Z is not None and K > 1:
+                class_probs = _class_probs(Z[sl], self._coef)
+                for k in range(1, K):
+                    score_blocks.append((h[sl, k : k + 1] - class_probs[:, k : k + 1]) * Z[sl])
+                    jac_blocks.append((("coef", k), np.eye(Z.shape[1])))
+            elif not fixed_weights and K > 1:
+                score_blocks.append(h[sl, 1:] - pi[1:])
+                J = np.zeros((K, K - 1))
+                for k in range(K):
+                    for l in range(1, K):
+                        J[k, l - 1] = pi[k] * ((k == l) - pi[l])
+                jac_blocks.append(("weights", J))
+            for j, r in enumerate(R):
+                x = patterns[sl, j]
+                observed = x >= 0
+                onehot = np.zeros((x.shape[0], r))
+                onehot[observed, x[observed]] = 1.0
+                for k in range(K):
+                    rho = probs[j][k]
+                    s = h[sl, k : k + 1] * (onehot[:, 1:] - rho[1:]) * observed[:, None]
+                    score_blocks.append(s)
+                    J = np.zeros((r, r - 1))
+                    for a in range(r):
+                        for b in range(1, r):
+                            J[a, b - 1] = rho[a] * ((a == b) - rho[b])
+                    jac_blocks.append((("probs", j, k), J))
+            if X_all is not None:
+                qc = len(R)
+                for kind, start_col, loc, var in (
+                    ("normal", qc, self._means, self._variances),
+                    ("poisson", qc + len(groups["gaussian"]), self._rates, None),
+                ):
+                    for j in range(loc.shape[1]):
+                        x = X_all[sl, start_col + j]
+                        obs = ~np.isnan(x)
+                        xf = np.where(obs, x, 0.0)
+                        for k in range(K):
+                            if kind == "normal":
+                                d = (xf - loc[k, j]) * obs
+                                score_blocks.append((h[sl, k] * d / var[k, j])[:, None])
+                                jac_blocks.append((("means", j, k), np.eye(1)))
+                                score_blocks.append((h[sl, k] * 0.5 * (d**2 / var[k, j] - 1) * obs)[:, None])
+                                jac_blocks.append((("variances", j, k), np.array([[var[k, j]]])))
+                            else:
+                                score_blocks.append((h[sl, k] * (xf - loc[k, j]) * obs)[:, None])
+                                jac_blocks.append((("rates", j, k), np.array([[loc[k, j]]])))
+            return np.concatenate(score_blocks, axis=1), jac_blocks
+
+        info, jac_blocks = None, []
+        for begin in range(0, patterns.shape[0], 4096):
+            scores, jac_blocks = scores_of(slice(begin, begin + 4096))
+            part = (scores * counts[begin : begin + 4096, None]).T @ scores
+            info = part if info is None else info + part
+        cov = _covariance_from_information(info)
+        offset = 0
+        self.weights_se_ = np.zeros(K)
+        probs_se = np.zeros_like(self._probs_flat)
+        if X_all is not None:
+            self.means_se_ = np.zeros_like(self._means)
+            self.variances_se_ = np.zeros_like(self._means)
+            self.rates_se_ = np.zeros_like(self._rates)
+        coef_se = np.zeros_like(self._coef) if self._coef is not None else None
+        starts = np.concatenate([[0], np.cumsum(R)])
+        for key, J in jac_blocks:
+            m = J.shape[1]
+            block = cov[offset : offset + m, offset : offset + m]
+            se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", J, block, J), 0.0))
+            if key == "weights":
+                self.weights_se_ = se
+            elif key[0] == "coef":
+                coef_se[:, key[1]] = se
+            elif key[0] in ("means", "variances", "rates"):
+                getattr(self, f"{key[0]}_se_")[key[2], key[1]] = se[0]
+            else:
+                _, j, k = key
+                probs_se[k, starts[j] : starts[j + 1]] = se
+            offset += m
+        self._probs_se_flat = probs_se
+        if coef_se is not None:
+            self._coef_se_full = coef_se
+            self.weights_se_ = None  # the weights are not parameters with covariates: see coef_se_
+
+    @property
+    def coef_se_(self) -> np.ndarray:
+        """Standard errors of ``coef_`` (observed information from per-case scores)."""
+        self._check_fitted()
+        if getattr(self, "_coef_se_full", None) is None:
+            raise AttributeError("coef_se_: only for a model fitted with covariates (and not reordered since)")
+        return self._coef_se_full[:, 1:]
+
+    def _split_plain(self, flat: np.ndarray) -> List[np.ndarray]:
+        starts = np.concatenate([[0], np.cumsum(self.encoding_.n_categories)])
+        return [flat[:, starts[j] : starts[j + 1]] for j in range(len(starts) - 1)]
+
+    @property
+    def probs_se_(self) -> list:
+        """Standard errors of ``probs_``, same layout."""
+        self._check_fitted()
+        return self._split(self._probs_se_flat)
+
+    def bic(self, X: Any = None) -> float:
+        """BIC of the fitted model on its training data (X is accepted for scikit-learn symmetry
+        and, when given, scored instead)."""
+        if X is None:
+            return self.bic_
+        ll = self.score_samples(X).sum()
+        return float(-2 * ll + self.n_parameters_ * math.log(len(self.score_samples(X))))
+
+    def aic(self, X: Any = None) -> float:
+        if X is None:
+            return self.aic_
+        return float(-2 * self.score_samples(X).sum() + 2 * self.n_parameters_)
+
+    def summary(self) -> str:
+        """A readable report: weights and response probabilities with standard errors (and
+        labels), fit statistics, restarts."""
+        self._check_fitted()
+        K = self._weights.shape[0]
+        lines = [f"Latent class model: {K} classes, {len(self.encoding_.item_names)} items, "
+                 f"N = {self.n_observations_:g}"]
+        if self.weights_se_ is not None:
+            lines.append("class weights (se):")
+            lines.append("  " + "  ".join(f"{w:.4f} ({s:.4f})" for w, s in zip(self._weights, self.weights_se_)))
+        else:
+            lines.append("average class probabilities:")
+            lines.append("  " + "  ".join(f"{w:.4f}" for w in self._weights))
+            names = (["(intercept)"] if self.fit_intercept else []) + list(
+                getattr(self, "_covariate_names", None) or [f"z{q}" for q in range(self._coef.shape[0] - self.fit_intercept)]
+            )
+            se = getattr(self, "_coef_se_full", None)
+            lines.append("multinomial logit coefficients, class 0 = reference (se):")
+            for k in range(1, K):
+                cells = "  ".join(
+                    f"{n}: {c:.4f}" + (f" ({se[q, k]:.4f})" if se is not None else "")
+                    for q, (n, c) in enumerate(zip(names, self._coef[:, k]))
+                )
+                lines.append(f"  class {k}: {cells}")
+        probs = self._split_plain(self._probs_flat)
+        ses = self._split_plain(self._probs_se_flat)
+        for item, labels, block, se in zip(self.encoding_.item_names, self.encoding_.categories, probs, ses):
+            lines.append(f"item {item}: P(response | class) (se)")
+            width = max(18, max(len(str(lbl)) for lbl in labels) + 2)
+            lines.append("  " + " " * 9 + "".join(f"{str(lbl):>{width}}" for lbl in labels))
+            for k in range(K):
+                cells = "".join(f"{f'{p:.4f} ({s:.4f})':>{width}}" for p, s in zip(block[k], se[k]))
+                lines.append(f"  class {k:<2}" + cells)
+        if self._kind == "mixed":
+            groups = self._config["groups"]
+            for label, values, ses, cols in (
+                ("mean", self._means, self.means_se_, groups["gaussian"]),
+                ("variance", self._variances, self.variances_se_, groups["gaussian"]),
+                ("rate", self._rates, self.rates_se_, groups["poisson"]),
+            ):
+                for j, c in enumerate(cols):
+                    cells = "  ".join(f"class {k}: {values[k, j]:.4f} ({ses[k, j]:.4f})" for k in range(K))
+                    lines.append(f"column {c}: {label} (se)  {cells}")
+        lines.append("fit statistics:")
+        stats = [
+            ("log-likelihood", self.loglik_), ("free parameters", self.n_parameters_),
+            ("AIC", self.aic_), ("BIC", self.bic_), ("sample-size adjusted BIC", self.sabic_),
+            ("CAIC", self.caic_), ("G-squared", self.g_squared_), ("Pearson chi-squared", self.chi_squared_),
+            ("residual df", self.df_), ("relative entropy", self.entropy_),
+        ]
+        for name, value in stats:
+            if value is None:
+                lines.append(f"  {name:<26} {'(not computed)':>14}")
+            elif isinstance(value, float):
+                lines.append(f"  {name:<26} {value:>14.4f}")
+            else:
+                lines.append(f"  {name:<26} {value:>14}")
+        lines.append(f"  {'iterations':<26} {self.n_iter_:>14}   converged={self.converged_}")
+        lines.append("restarts:")
+        lines.append("  " + self.restarts_.table().replace("\n", "\n  "))
+        return "\n".join(lines)
+
+
+
+def _class_probs(Z: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """pi_ik = softmax_k(z_i . coef_k)."""
+    eta = Z @ coef
+    eta -= eta.max(axis=1, keepdims=True)
+    e = np.exp(eta)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _covariance_from_information(info: np.ndarray) -> np.ndarray:
+    """The inverse of the information matrix by Cholesky solves; a singular information (a
+    parameter on the boundary) falls back to the pseudo-inverse."""
+    n = info.shape[0]
+    try:
+        L = np.linalg.cholesky(info)
+        identity = np.eye(n)
+        Y = np.linalg.solve(L, identity)
+        return Y.T @ Y
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(info, hermitian=True)
