@@ -57,7 +57,15 @@ void def_mixture_methods(py::class_<Model>& cls, MakeData make_data, CheckStats 
     return w;
   };
   cls.def_property_readonly("weights", [](const Model& self) { return to_numpy(self.weights()); })
-      .def_property_readonly("n_parameters", &Model::n_parameters)
+      .def_property_readonly("n_parameters", &Model::n_parameters, "Free parameters (fixed groups excluded).")
+      .def(
+          "set_fixed", [](Model& self, const std::vector<std::string>& fixed) {
+            self.set_fixed(FixedGroups(fixed.begin(), fixed.end()));
+          },
+          py::arg("fixed"), "Holds the named parameter groups at their current values while fitting.")
+      .def_property_readonly("fixed", [](const Model& self) {
+        return std::vector<std::string>(self.fixed().begin(), self.fixed().end());
+      })
       .def("log_prior", &Model::log_prior)
       .def(
           "fit",

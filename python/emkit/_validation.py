@@ -4,7 +4,7 @@ raises ``ValueError``/``TypeError`` naming the argument and what was expected.""
 from __future__ import annotations
 
 import numbers
-from typing import Any, Optional, Sequence
+from typing import Any, FrozenSet, Optional, Sequence
 
 import numpy as np
 
@@ -165,3 +165,22 @@ def check_prior_spec(prior: Any, keys: Sequence[str]) -> Optional[dict]:
     if unknown:
         raise ValueError(f"prior: unknown keys {unknown}; expected some of {list(keys)}")
     return prior
+
+
+def check_fixed(fixed: Any, groups: Sequence[str]) -> FrozenSet[str]:
+    """``fixed``: None, a name or an iterable of names of parameter groups, each among ``groups``."""
+    if fixed is None:
+        return frozenset()
+    if isinstance(fixed, str):
+        fixed = (fixed,)
+    try:
+        names = list(fixed)
+    except TypeError:
+        raise TypeError(f"fixed: expected a set of parameter names, got {fixed!r}") from None
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"fixed: expected parameter names (str), got {name!r}")
+        if name not in groups:
+            allowed = ", ".join(repr(g) for g in groups)
+            raise ValueError(f"fixed: unknown parameter {name!r}; expected some of {allowed}")
+    return frozenset(names)

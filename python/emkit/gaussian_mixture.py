@@ -12,6 +12,7 @@ from ._base import EMEstimator
 from ._families import gaussian as family
 from ._validation import (
     check_choice,
+    check_fixed,
     check_data,
     check_float,
     check_int,
@@ -24,6 +25,8 @@ COVARIANCE_TYPES = family.COVARIANCE_TYPES
 INIT_METHODS = ("kmeans++", "k-means++", "kmeans", "random_from_data", "random")
 PRIOR_KEYS = family.PRIOR_KEYS + ("weight_concentration",)
 covariance_shape = family.covariance_shape
+#: Parameter groups ``fixed`` may hold at their initial values while fitting.
+FIXED_GROUPS = ("weights", "means", "covariances")
 
 
 class GaussianMixture(EMEstimator):
@@ -73,6 +76,11 @@ class GaussianMixture(EMEstimator):
         means), ``shrinkage`` (0.01), ``dof`` (d + 2), ``scale`` (covariance of the data divided
         by K^(2/d); its diagonal for "diag", the mean variance for "spherical") and
         ``weight_concentration`` (1, a flat Dirichlet).
+    fixed : None or set of str
+        Parameter groups held at their initial values while fitting: any of "weights", "means",
+        "covariances" (give them with ``weights_init``, ``means_init``, ``covariances_init``;
+        otherwise the initialisation's values are kept). With the means fixed the covariances are
+        the scatter about them; fixed groups do not count in ``bic``'s parameters.
     random_state : None, int, numpy Generator or RandomState
     warm_start : bool
         If True, ``fit`` starts from the previous solution (one run).
@@ -97,6 +105,7 @@ class GaussianMixture(EMEstimator):
         means_init: Any = None,
         covariances_init: Any = None,
         prior: Any = None,
+        fixed: Any = None,
         random_state: Any = None,
         warm_start: bool = False,
         n_threads: Optional[int] = None,
@@ -114,6 +123,7 @@ class GaussianMixture(EMEstimator):
         self.means_init = means_init
         self.covariances_init = covariances_init
         self.prior = prior
+        self.fixed = fixed
         self.random_state = random_state
         self.warm_start = warm_start
         self.n_threads = n_threads
@@ -140,6 +150,7 @@ class GaussianMixture(EMEstimator):
             "verbose_interval": check_int(self.verbose_interval, "verbose_interval", 1),
         }
         self._warm()  # checks warm_start
+        p["fixed"] = check_fixed(self.fixed, FIXED_GROUPS)
         p["weights_init"] = (
             None if self.weights_init is None
             else family.check_probabilities(self.weights_init, "weights_init", (K,))
@@ -234,7 +245,9 @@ class GaussianMixture(EMEstimator):
 
     @staticmethod
     def _make_model(start: Any, p: Dict[str, Any], prior: Optional[dict]) -> Any:
-        return _core.GaussianMixtureModel(start[0], start[1], start[2], p["covariance_type"], p["reg_covar"], prior)
+        model = _core.GaussianMixtureModel(start[0], start[1], start[2], p["covariance_type"], p["reg_covar"], prior)
+        model.set_fixed(sorted(p["fixed"]))
+        return model
 
     def _store(self, model: Any, p: Dict[str, Any], prior: Optional[dict]) -> None:
         self.weights_ = model.weights
@@ -244,6 +257,7 @@ class GaussianMixture(EMEstimator):
         self.prior_ = prior
         self._fit_covariance_type = p["covariance_type"]
         self._fit_reg_covar = p["reg_covar"]
+        self._fit_fixed = sorted(p["fixed"])
         self._n_threads = p["n_threads"]
 
     @property
@@ -269,10 +283,9 @@ class GaussianMixture(EMEstimator):
 
     def _core_model(self) -> Any:
         self._check_fitted()
-        return _core.GaussianMixtureModel(
-            self.weights_, self.means_, self.covariances_, self._fit_covariance_type,
-            self._fit_reg_covar, self.prior_,
-        )
+        p = {"covariance_type": self._fit_covariance_type, "reg_covar": self._fit_reg_covar,
+             "fixed": self._fit_fixed}
+        return self._make_model((self.weights_, self.means_, self.covariances_), p, self.prior_)
 
     def e_step(self, X: Any, sample_weight: Any = None) -> Any:
         """Expected sufficient statistics of the rows X at the current parameters

@@ -11,6 +11,7 @@ from .. import _core
 from .._base import EMEstimator
 from .._families.gaussian import PRIOR_KEYS as GAUSSIAN_PRIOR_KEYS
 from .._validation import (
+    check_fixed,
     check_choice,
     check_data,
     check_float,
@@ -175,24 +176,6 @@ def _check_concentration(value: Any, name: str, shape: Tuple[int, ...]) -> np.nd
     return np.ascontiguousarray(a)
 
 
-def _check_fixed(fixed: Any, groups: Tuple[str, ...] = FIXED_GROUPS) -> FrozenSet[str]:
-    if fixed is None:
-        return frozenset()
-    if isinstance(fixed, str):
-        fixed = (fixed,)
-    try:
-        names = list(fixed)
-    except TypeError:
-        raise TypeError(f"fixed: expected a set of parameter names, got {fixed!r}") from None
-    for name in names:
-        if not isinstance(name, str):
-            raise TypeError(f"fixed: expected parameter names (str), got {name!r}")
-        if name not in groups:
-            allowed = ", ".join(repr(g) for g in groups)
-            raise ValueError(f"fixed: unknown parameter {name!r}; expected some of {allowed}")
-    return frozenset(names)
-
-
 def _core_fixed(fixed: FrozenSet[str]) -> list:
     """The core's fixed groups: means and covariances both fixed = the whole emission family,
     whose statistics the E-step then skips."""
@@ -284,7 +267,7 @@ class BaseHMM(EMEstimator):
             "n_threads": check_n_threads(self.n_threads),
             "verbose": check_int(self.verbose, "verbose", 0),
             "verbose_interval": check_int(self.verbose_interval, "verbose_interval", 1),
-            "fixed": _check_fixed(self._fixed_spec(), self._fixed_groups),
+            "fixed": check_fixed(self._fixed_spec(), self._fixed_groups),
             "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
             "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
         }
@@ -312,7 +295,7 @@ class BaseHMM(EMEstimator):
         return {
             "startprob_prior": _check_concentration(self.startprob_prior, "startprob_prior", (K,)),
             "transmat_prior": _check_concentration(self.transmat_prior, "transmat_prior", (K, K)),
-            "fixed": _check_fixed(self._fixed_spec(), self._fixed_groups),
+            "fixed": check_fixed(self._fixed_spec(), self._fixed_groups),
             "n_threads": check_n_threads(self.n_threads),
         }
 

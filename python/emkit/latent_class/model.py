@@ -14,6 +14,7 @@ from .._categorical import encode_new
 from .._families import mixed as mixed_layout
 from .._validation import (
     check_choice,
+    check_fixed,
     check_float,
     check_int,
     check_n_threads,
@@ -146,7 +147,7 @@ class LatentClass(LatentClassInference, EMEstimator):
             "verbose": check_int(self.verbose, "verbose", 0),
             "verbose_interval": check_int(self.verbose_interval, "verbose_interval", 1),
             "reg_covar": check_float(self.reg_covar, "reg_covar", 0.0),
-            "fixed": _check_fixed(fixed),
+            "fixed": check_fixed(fixed, FIXED_GROUPS),
             "emission_spec": deprecated_alias(self.emission, "emission", self.measurement, "measurement", None),
         }
         if self.sort_classes is not None:
@@ -501,12 +502,3 @@ class LatentClass(LatentClassInference, EMEstimator):
         codes, labels = self._core_model().sample(n_samples, restart_seeds(self.random_state, 1)[0])
         return codes, labels.astype(np.intp)
 
-
-def _check_fixed(fixed: Any) -> frozenset:
-    if fixed is None:
-        return frozenset()
-    names = [fixed] if isinstance(fixed, str) else list(fixed)
-    for name in names:
-        if name not in FIXED_GROUPS:
-            raise ValueError(f"fixed: unknown parameter group {name!r}; expected some of {list(FIXED_GROUPS)}")
-    return frozenset(names)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <random>
@@ -13,6 +14,7 @@
 
 #include "../parallel.hpp"
 #include "../types.hpp"
+#include "parameter_groups.hpp"
 #include "../vector_math.hpp"
 
 namespace emkit {
@@ -93,6 +95,22 @@ class Mixture {
   // Fixed weights keep their initial values through every M-step.
   void set_fixed_weights(bool fixed) { fixed_weights_ = fixed; }
   bool fixed_weights() const { return fixed_weights_; }
+  // Parameter groups held at their current values: "weights", "emission" (the family's M-step is
+  // skipped) and the family's own groups (ParameterGroups<Emission>::names(), e.g. the Gaussian
+  // family's "means" and "covariances"), as the HMM structure's.
+  void set_fixed(const FixedGroups& fixed) {
+    std::vector<std::string> known = {"weights", "emission"};
+    for (const auto& name : ParameterGroups<Emission>::names()) known.push_back(name);
+    for (const auto& name : fixed)
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        std::string list;
+        for (const auto& n : known) list += (list.empty() ? "'" : ", '") + n + "'";
+        throw InvalidArgument("fixed: unknown parameter group '" + name + "'; expected some of " + list);
+      }
+    fixed_ = fixed;
+    fixed_weights_ = fixed_.count("weights") > 0;
+  }
+  const FixedGroups& fixed() const { return fixed_; }
   const Emission& emission() const { return emission_; }
   Emission& emission() { return emission_; }
   double weight_concentration() const { return alpha_; }
@@ -100,7 +118,12 @@ class Mixture {
   // States that were empty at the last M-step.
   const std::vector<Index>& empty_states() const { return empty_; }
 
-  Index n_parameters() const { return n_states() - 1 + emission_.n_parameters(); }
+  // Free parameters: groups held fixed are excluded.
+  Index n_parameters() const {
+    const Index weights = fixed_weights_ ? 0 : n_states() - 1;
+    if (fixed_.count("emission")) return weights;
+    return weights + ParameterGroups<Emission>::n_free_parameters(emission_, fixed_);
+  }
 
   Stats make_stats() const {
     Stats s;
@@ -200,7 +223,10 @@ class Mixture {
     require(stats.total_weight > 0, "stats: total weight must be > 0");
     const double K = static_cast<double>(n_states());
     Vector new_weights = (stats.resp_sum.array() + (alpha_ - 1.0)) / (stats.total_weight + K * (alpha_ - 1.0));
-    empty_ = emission_.maximize(stats.emission, stats.resp_sum, stats.total_weight);
+    if (fixed_.count("emission"))
+      empty_.clear();
+    else
+      empty_ = ParameterGroups<Emission>::maximize(emission_, stats.emission, stats.resp_sum, stats.total_weight, fixed_);
     if (!fixed_weights_) weights_ = new_weights;
   }
 
@@ -253,6 +279,7 @@ class Mixture {
   Emission emission_;
   double alpha_;
   bool fixed_weights_ = false;
+  FixedGroups fixed_;
   std::vector<Index> empty_;
 };
 
