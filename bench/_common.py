@@ -65,7 +65,7 @@ class LoadMonitor:
 
     other_cores: Optional[float] = None
 
-    def __enter__(self) -> "LoadMonitor":
+    def __enter__(self) -> LoadMonitor:
         self._t0 = time.perf_counter()
         self._busy0, self._own0 = _busy_cpu_seconds(), _own_cpu_seconds()
         return self

@@ -54,7 +54,7 @@ class Workload:
         return (f"latent class, n={_count(s['n'])}, {s['items']} items x {s['categories']} "
                 f"categories, {s['classes']} classes")
 
-    def quick(self) -> "Workload":
+    def quick(self) -> Workload:
         """The --quick version: smaller data and iteration counts."""
         return replace(
             self,

@@ -4,14 +4,14 @@ A C++17/Eigen core (``emkit._core``) runs every E- and M-step; this package adds
 scikit-learn-style estimators, restarts, numpy/pandas input and a command line.
 """
 
+from ._core import NumericalError, __version__
 from ._restarts import RestartReport
 from ._stats import Stats
 from ._warnings import ConvergenceWarning, EmptyComponentWarning, MonitorWarning, NotFittedError
-from ._core import NumericalError, __version__
 from .categorical_table import CategoricalTable
 from .gaussian_mixture import GaussianMixture
-from .latent_class import LatentClass
 from .hmm import GMMHMM, HMM, CategoricalHMM, GaussianHMM, PoissonHMM
+from .latent_class import LatentClass
 
 __all__ = [
     "CategoricalTable",

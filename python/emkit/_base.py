@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import warnings
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class BaseEstimator:
     def get_params(self, deep: bool = True) -> Dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params: Any) -> "BaseEstimator":
+    def set_params(self, **params: Any) -> BaseEstimator:
         valid = self._param_names()
         for name, value in params.items():
             if name not in valid:
@@ -206,7 +206,7 @@ class EMEstimator(BaseEstimator):
             "fitted": to_plain(fitted, "fitted"),
         }
 
-    def set_state(self, state: Dict[str, Any]) -> "EMEstimator":
+    def set_state(self, state: Dict[str, Any]) -> EMEstimator:
         """Restores a state of ``get_state`` (of an estimator of this class); returns self."""
         if not isinstance(state, dict):
             raise TypeError(f"state: expected the dict of get_state, got {type(state).__name__}")

@@ -5,10 +5,11 @@ Shared by LatentClass, CategoricalTable and the categorical HMMs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._typing import FloatArray, NDArray
 from ._validation import is_dataframe
 
 
@@ -17,7 +18,7 @@ class CategoricalEncoding:
     """How the columns of the training data map to codes."""
 
     item_names: List[str]
-    categories: List[np.ndarray]  # labels per item, in code order
+    categories: List[NDArray[Any]]  # labels per item, in code order
     labelled: bool  # the input had labels (DataFrame): output is labelled too
 
     @property
@@ -25,7 +26,7 @@ class CategoricalEncoding:
         return [len(c) for c in self.categories]
 
 
-def _check_codes(X: np.ndarray, name: str) -> np.ndarray:
+def _check_codes(X: NDArray[Any], name: str) -> NDArray[np.int64]:
     """Integer codes from an int array, or from a float array holding integral values and NaN."""
     if X.dtype.kind in "iu":
         return X.astype(np.int64)
@@ -48,7 +49,9 @@ def _check_codes(X: np.ndarray, name: str) -> np.ndarray:
     raise TypeError(f"{name}: expected integer category codes or a DataFrame, got dtype {X.dtype}")
 
 
-def encode_fit(X: Any, n_categories: Optional[Sequence[int]] = None, name: str = "X"):
+def encode_fit(
+    X: Any, n_categories: Optional[Sequence[int]] = None, name: str = "X"
+) -> Tuple[NDArray[np.int32], CategoricalEncoding]:
     """(codes int32 n×J, encoding) for training data; checks every item."""
     if is_dataframe(X):
         names = [str(c) for c in X.columns]
@@ -114,7 +117,7 @@ def encode_fit(X: Any, n_categories: Optional[Sequence[int]] = None, name: str =
     return np.ascontiguousarray(np.where(codes < 0, -1, codes), dtype=np.int32), encoding
 
 
-def encode_new(X: Any, encoding: CategoricalEncoding, name: str = "X") -> np.ndarray:
+def encode_new(X: Any, encoding: CategoricalEncoding, name: str = "X") -> NDArray[np.int32]:
     """Codes of new data under the encoding learnt in fit; unknown labels are errors."""
     J = len(encoding.categories)
     if is_dataframe(X):
@@ -124,12 +127,12 @@ def encode_new(X: Any, encoding: CategoricalEncoding, name: str = "X") -> np.nda
             missing_cols = [c for c in encoding.item_names if c not in [str(x) for x in X.columns]]
             if missing_cols:
                 raise ValueError(f"{name}: columns {missing_cols} seen in fit are missing")
-            columns = []
+            columns: List[NDArray[np.int64]] = []
             by_name = {str(c): c for c in X.columns}
             for item, labels in zip(encoding.item_names, encoding.categories):
                 values = X[by_name[item]].to_numpy(dtype=object)
                 lookup = {v: i for i, v in enumerate(labels.tolist())}
-                codes = np.full(len(values), -1, dtype=np.int64)
+                codes: NDArray[np.int64] = np.full(len(values), -1, dtype=np.int64)
                 for i, v in enumerate(values):
                     if v is None or (isinstance(v, float) and np.isnan(v)):
                         continue
@@ -152,9 +155,14 @@ def encode_new(X: Any, encoding: CategoricalEncoding, name: str = "X") -> np.nda
     return np.ascontiguousarray(np.where(codes < 0, -1, codes), dtype=np.int32)
 
 
-def compress_patterns(codes: np.ndarray, weights: np.ndarray):
+def compress_patterns(
+    codes: NDArray[np.integer[Any]], weights: FloatArray
+) -> Tuple[NDArray[np.int32], FloatArray, NDArray[np.intp]]:
     """Distinct rows and their total weights, with the map from rows to patterns."""
     patterns, inverse = np.unique(codes, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
-    counts = np.bincount(inverse, weights=weights, minlength=patterns.shape[0])
+    # With weights, bincount sums them as float64; its stubs say intp whatever the weights.
+    counts: FloatArray = np.bincount(  # type: ignore[assignment]
+        inverse, weights=weights, minlength=patterns.shape[0]
+    )
     return np.ascontiguousarray(patterns, dtype=np.int32), counts, inverse

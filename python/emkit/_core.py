@@ -10,6 +10,7 @@ not installed or not supported here). ``isa`` names the variant in use.
 import importlib
 import importlib.util
 import os
+from typing import List
 
 from . import _cpu
 
@@ -23,11 +24,11 @@ _REQUIRES = {
 }
 
 
-def _installed(variant):
+def _installed(variant: str) -> bool:
     return importlib.util.find_spec(f"{__package__}._core_{variant}") is not None
 
 
-def supported_variants():
+def supported_variants() -> List[str]:
     """The installed variants this CPU can run, fastest first."""
     features = _cpu.features()
     return [
@@ -36,7 +37,7 @@ def supported_variants():
     ]
 
 
-def _choose():
+def _choose() -> str:
     usable = supported_variants()
     requested = os.environ.get("EMKIT_ISA", "").strip().lower()
     if requested:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -61,13 +61,13 @@ class RestartReport:
     def __len__(self) -> int:
         return len(self.runs)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[RestartRun]:
         return iter(self.runs)
 
     def __getitem__(self, i: int) -> RestartRun:
         return self.runs[i]
 
-    def to_frame(self):
+    def to_frame(self) -> Any:
         """The runs as a pandas DataFrame (requires pandas)."""
         import pandas as pd
 
@@ -116,7 +116,9 @@ def report_monitor(record: Dict[str, Any], model_name: str, tol: float, max_iter
         )
 
 
-def progress_callback(verbose: int, interval: int, run: int):
+def progress_callback(
+    verbose: int, interval: int, run: int
+) -> Optional[Callable[[Dict[str, Any]], bool]]:
     """The driver callback that prints every ``interval``-th iteration when ``verbose >= 2``
     (None otherwise, so the core runs without calling back into Python)."""
     if verbose < 2:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ._categorical import CategoricalEncoding
 from ._restarts import RestartReport, RestartRun
+from ._typing import NDArray
 
 TAG = "__emkit__"
 
@@ -25,7 +26,7 @@ TAG = "__emkit__"
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
-def _plain_array(value: np.ndarray, where: str) -> Any:
+def _plain_array(value: NDArray[Any], where: str) -> Any:
     if value.dtype.kind in "biufcU":
         return np.array(value, copy=True)
     if value.dtype.kind == "O" and all(isinstance(v, str) for v in value.flat):

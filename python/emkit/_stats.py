@@ -33,7 +33,7 @@ class Stats:
     def total_weight(self) -> float:
         return float(self.core.total_weight)
 
-    def __add__(self, other: Any) -> "Stats":
+    def __add__(self, other: Any) -> Stats:
         if not isinstance(other, Stats):
             return NotImplemented
         if other.estimator != self.estimator or type(other.core) is not type(self.core):
@@ -44,7 +44,7 @@ class Stats:
             raise ValueError("stats: cannot add statistics computed at different parameters")
         return Stats(self.core + other.core, self.fingerprint, self.estimator)
 
-    def __radd__(self, other: Any) -> "Stats":
+    def __radd__(self, other: Any) -> Stats:
         if isinstance(other, int) and other == 0:  # sum() starts from 0
             return self
         return NotImplemented

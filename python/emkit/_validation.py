@@ -4,9 +4,11 @@ raises ``ValueError``/``TypeError`` naming the argument and what was expected.""
 from __future__ import annotations
 
 import numbers
-from typing import Any, FrozenSet, Optional, Sequence
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from ._typing import FloatArray, ObjectArray, RealArray
 
 
 def is_dataframe(obj: Any) -> bool:
@@ -25,13 +27,13 @@ def check_int(value: Any, name: str, minimum: int) -> int:
 def check_float(value: Any, name: str, minimum: float = -np.inf, *, strict: bool = False) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a real number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name}: expected a finite number, got {value}")
-    if value < minimum or (strict and value == minimum):
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"{name}: expected a finite number, got {number}")
+    if number < minimum or (strict and number == minimum):
         op = ">" if strict else ">="
-        raise ValueError(f"{name}: expected a number {op} {minimum}, got {value}")
-    return value
+        raise ValueError(f"{name}: expected a number {op} {minimum}, got {number}")
+    return number
 
 
 def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
@@ -56,7 +58,7 @@ def check_data(
     n_features: Optional[int] = None,
     allow_unobserved_rows: bool = False,
     keep_float32: bool = False,
-):
+) -> Tuple[RealArray, Optional[ObjectArray]]:
     """A 2-D float64 C-contiguous array (no copy when X already is one) and its column names.
 
     Integer, unsigned and float32 inputs are converted to float64, except float32 with
@@ -114,7 +116,7 @@ def _numeric_dtype(dtype: Any) -> bool:
     return getattr(dtype, "_is_numeric", False)
 
 
-def check_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray:
+def check_sample_weight(sample_weight: Any, n_rows: int) -> FloatArray:
     """Nonnegative finite weights, one per row, with a positive sum. Empty array = all ones."""
     if sample_weight is None:
         return np.empty(0)
@@ -133,12 +135,13 @@ def check_sample_weight(sample_weight: Any, n_rows: int) -> np.ndarray:
     return w
 
 
-def restart_seeds(random_state: Any, n_init: int) -> list:
+def restart_seeds(random_state: Any, n_init: int) -> List[int]:
     """One 63-bit seed per restart, drawn from random_state (None, int, Generator, RandomState)."""
     if random_state is None or isinstance(random_state, (numbers.Integral, np.random.SeedSequence)):
         if isinstance(random_state, numbers.Integral) and random_state < 0:
             raise ValueError(f"random_state: expected an integer >= 0, got {random_state}")
-        rng = np.random.default_rng(random_state)
+        # numbers.Integral (np.int64, ...) seeds at runtime; the stubs name only int and arrays.
+        rng = np.random.default_rng(random_state)  # type: ignore[arg-type]
     elif isinstance(random_state, np.random.Generator):
         rng = random_state
     elif isinstance(random_state, np.random.RandomState):
@@ -150,7 +153,7 @@ def restart_seeds(random_state: Any, n_init: int) -> list:
     return [int(s) for s in rng.integers(0, 2**63 - 1, size=n_init, dtype=np.int64)]
 
 
-def check_prior_spec(prior: Any, keys: Sequence[str]) -> Optional[dict]:
+def check_prior_spec(prior: Any, keys: Sequence[str]) -> Optional[Dict[str, Any]]:
     """None (no prior), "default" (every hyper-parameter at its default: an empty dict) or a dict
     whose keys are all among ``keys``."""
     if prior is None:

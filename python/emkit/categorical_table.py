@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from . import _core
 from ._base import EMEstimator
-from ._categorical import compress_patterns, encode_fit, encode_new
+from ._categorical import CategoricalEncoding, compress_patterns, encode_fit, encode_new
+from ._typing import FloatArray, NDArray
 from ._validation import check_float, check_int, check_n_threads, check_sample_weight
 
 
@@ -52,7 +53,9 @@ class CategoricalTable(EMEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
 
-    def _prepare(self, X: Any, sample_weight: Any):
+    def _prepare(self, X: Any, sample_weight: Any) -> Tuple[
+        Dict[str, Any], NDArray[np.int32], FloatArray, CategoricalEncoding, FloatArray
+    ]:
         p: Dict[str, Any] = {
             "tol": check_float(self.tol, "tol", 0.0),
             "max_iter": check_int(self.max_iter, "max_iter", 0),
@@ -75,14 +78,16 @@ class CategoricalTable(EMEstimator):
                 raise ValueError("probs_init: expected nonnegative cell probabilities summing to 1")
         return p, codes, weights, encoding, probs
 
-    def _store(self, model: Any, encoding: Any, p: Dict[str, Any]) -> None:
+    def _store(
+        self, model: _core.ContingencyTableModel, encoding: CategoricalEncoding, p: Dict[str, Any]
+    ) -> None:
         shape = tuple(encoding.n_categories)
         self.encoding_ = encoding
         self.probs_ = model.probs.reshape(shape)
         self.n_parameters_ = int(np.prod(shape)) - 1
         self._n_threads = p["n_threads"]
 
-    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "CategoricalTable":
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> CategoricalTable:
         p, codes, weights, encoding, probs = self._prepare(X, sample_weight)
         warm = self._warm()
         if warm and self.probs_.shape != probs.shape:
@@ -90,7 +95,9 @@ class CategoricalTable(EMEstimator):
         start = self.probs_ if warm else probs
         patterns, counts, _ = compress_patterns(codes, weights)
 
-        def run(index: int, seed: int, callback: Any):
+        def run(
+            index: int, seed: int, callback: Any
+        ) -> Tuple[_core.ContingencyTableModel, Dict[str, Any]]:
             model = _core.ContingencyTableModel(list(probs.shape), np.ascontiguousarray(start.ravel()))
             return model, model.fit(patterns, counts, p["max_iter"], p["tol"], p["n_threads"], callback)
 
@@ -99,14 +106,14 @@ class CategoricalTable(EMEstimator):
         return self
 
     # ------------------------------------------------------------------ the EM protocol
-    def initialize(self, X: Any, sample_weight: Any = None) -> "CategoricalTable":
+    def initialize(self, X: Any, sample_weight: Any = None) -> CategoricalTable:
         """Sets the starting table (``probs_init``, else uniform) without fitting, for an external
         driver of ``e_step`` / ``m_step``."""
         p, _, _, encoding, probs = self._prepare(X, sample_weight)
         self._store(_core.ContingencyTableModel(list(probs.shape), np.ascontiguousarray(probs.ravel())), encoding, p)
         return self
 
-    def _core_model(self) -> Any:
+    def _core_model(self) -> _core.ContingencyTableModel:
         self._check_fitted()
         return _core.ContingencyTableModel(list(self.probs_.shape), np.ascontiguousarray(self.probs_.ravel()))
 
@@ -117,7 +124,7 @@ class CategoricalTable(EMEstimator):
         w = check_sample_weight(sample_weight, codes.shape[0])
         return self._stats(self._core_model().e_step(codes, w, self._n_threads))
 
-    def m_step(self, stats: Any) -> "CategoricalTable":
+    def m_step(self, stats: Any) -> CategoricalTable:
         """The table of the summed expected counts."""
         core_stats = self._check_stats(stats)
         model = self._core_model()
@@ -132,11 +139,11 @@ class CategoricalTable(EMEstimator):
 
     # ------------------------------------------------------------------ inference
     @property
-    def categories_(self) -> list:
+    def categories_(self) -> List[NDArray[Any]]:
         self._check_fitted()
         return self.encoding_.categories
 
-    def score_samples(self, X: Any) -> np.ndarray:
+    def score_samples(self, X: Any) -> FloatArray:
         """log P(observed variables of each record) under the fitted table."""
         self._check_fitted()
         codes = encode_new(X, self.encoding_)

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional, TextIO, Tuple
 
 import numpy as np
 
 from . import __version__, _core
+from ._typing import FloatArray, NDArray
 from .datasets import load_iris
 from .gaussian_mixture import GaussianMixture
 
+if TYPE_CHECKING:
+    from .hmm import GaussianHMM
+    from .latent_class import LatentClass
 
-def _matrix(a: np.ndarray, indent: str = "    ") -> str:
+
+def _matrix(a: FloatArray, indent: str = "    ") -> str:
     return "\n".join(indent + " ".join(f"{v:9.4f}" for v in row) for row in np.atleast_2d(a))
 
 
-def demo_gaussian_mixture(n_init: int, seed: int, max_components: int, out=None) -> GaussianMixture:
+def demo_gaussian_mixture(
+    n_init: int, seed: int, max_components: int, out: Optional[TextIO] = None
+) -> GaussianMixture:
     out = sys.stdout if out is None else out
     X, species, names = load_iris()
     print("== Gaussian mixture: Fisher's iris (150 flowers, 4 measurements) ==", file=out)
@@ -70,7 +77,7 @@ def demo_gaussian_mixture(n_init: int, seed: int, max_components: int, out=None)
     return gm
 
 
-def demo_latent_class(n_init: int, seed: int, out=None):
+def demo_latent_class(n_init: int, seed: int, out: Optional[TextIO] = None) -> LatentClass:
     """Latent class analysis of the GSS 1982 survey items (the classic poLCA example)."""
     out = sys.stdout if out is None else out
     from .datasets import load_gss82, load_gss82_frame
@@ -95,7 +102,7 @@ def demo_latent_class(n_init: int, seed: int, out=None):
     return fits[best]
 
 
-def simulated_regimes(seed: int = 2024, n_steps: int = 1500):
+def simulated_regimes(seed: int = 2024, n_steps: int = 1500) -> Tuple[FloatArray, NDArray[np.int_]]:
     """A simulated (not real) 2-D sensor series with three regimes, ~2% NaN readings: (X, truth).
 
     A sticky Markov chain (stay probability 0.97-0.985) switches between "calm" (low mean, low
@@ -105,7 +112,7 @@ def simulated_regimes(seed: int = 2024, n_steps: int = 1500):
     transmat = np.array([[0.985, 0.010, 0.005], [0.015, 0.975, 0.010], [0.020, 0.010, 0.970]])
     means = np.array([[0.0, 0.0], [2.5, 1.5], [0.5, -3.0]])
     chol = [np.diag([0.5, 0.5]), np.array([[0.8, 0.0], [0.5, 0.6]]), np.diag([1.2, 1.0])]
-    z = np.empty(n_steps, dtype=int)
+    z: NDArray[np.int_] = np.empty(n_steps, dtype=int)
     z[0] = 0
     for t in range(1, n_steps):
         z[t] = rng.choice(3, p=transmat[z[t - 1]])
@@ -114,7 +121,7 @@ def simulated_regimes(seed: int = 2024, n_steps: int = 1500):
     return X, z
 
 
-def demo_hmm(n_init: int, seed: int, out=None):
+def demo_hmm(n_init: int, seed: int, out: Optional[TextIO] = None) -> GaussianHMM:
     """A Gaussian HMM on a simulated three-regime sensor series: decoded states against the truth."""
     out = sys.stdout if out is None else out
     from .hmm import GaussianHMM

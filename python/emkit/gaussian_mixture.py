@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, cast
 
 import numpy as np
 
 from . import _core
 from ._base import EMEstimator
 from ._families import gaussian as family
+from ._typing import FloatArray, NDArray, ObjectArray, RealArray
 from ._validation import (
     check_choice,
-    check_fixed,
     check_data,
+    check_fixed,
     check_float,
     check_int,
     check_n_threads,
@@ -165,10 +166,14 @@ class GaussianMixture(EMEstimator):
         )
         return p
 
-    def _resolve_prior(self, X: np.ndarray, w: np.ndarray, p: Dict[str, Any]) -> Optional[dict]:
+    def _resolve_prior(
+        self, X: RealArray, w: FloatArray, p: Dict[str, Any]
+    ) -> Optional[Dict[str, Any]]:
         return family.resolve_prior(self.prior, X, w, p["covariance_type"], p["n_components"], PRIOR_KEYS)
 
-    def _prepare(self, X: Any, sample_weight: Any):
+    def _prepare(self, X: Any, sample_weight: Any) -> Tuple[
+        RealArray, Optional[ObjectArray], FloatArray, Dict[str, Any], Optional[Dict[str, Any]]
+    ]:
         """Everything fit and initialize check before any work: (X, names, weights, parameters,
         resolved prior)."""
         X, names = check_data(X, keep_float32=True)
@@ -183,7 +188,9 @@ class GaussianMixture(EMEstimator):
         return X, names, w, p, self._resolve_prior(X, w, p)
 
     # ------------------------------------------------------------------ initialisation
-    def _initial_parameters(self, X: np.ndarray, w: np.ndarray, p: Dict[str, Any], seed: int):
+    def _initial_parameters(
+        self, X: RealArray, w: FloatArray, p: Dict[str, Any], seed: int
+    ) -> Tuple[FloatArray, ...]:
         """(weights, means, covariances) of one run's starting point."""
         K, cov_type = p["n_components"], p["covariance_type"]
         if p["weights_init"] is not None and p["means_init"] is not None and p["covariances_init"] is not None:
@@ -210,17 +217,17 @@ class GaussianMixture(EMEstimator):
         )
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "GaussianMixture":
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
         """Estimates the parameters by EM (best of ``n_init`` runs). Returns self."""
         self._fit(X, sample_weight)
         return self
 
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> NDArray[np.intp]:
         """Fits, then returns the most probable component of every row."""
         X = self._fit(X, sample_weight)
         return self.predict(X)
 
-    def _fit(self, X: Any, sample_weight: Any) -> np.ndarray:
+    def _fit(self, X: Any, sample_weight: Any) -> RealArray:
         X, names, w, p, prior = self._prepare(X, sample_weight)
         warm = self._warm()
         K = p["n_components"]
@@ -228,7 +235,9 @@ class GaussianMixture(EMEstimator):
             raise ValueError("warm_start: the previous fit has other n_components, features or covariance_type")
         seeds = restart_seeds(self.random_state, 1 if warm else p["n_init"])
 
-        def run(index: int, seed: int, callback: Any):
+        def run(
+            index: int, seed: int, callback: Any
+        ) -> Tuple[_core.GaussianMixtureModel, Dict[str, Any]]:
             start = (self.weights_, self.means_, self.covariances_) if warm else self._initial_parameters(X, w, p, seed)
             model = self._make_model(start, p, prior)
             return model, model.fit(X, w, p["max_iter"], p["tol"], p["n_threads"], callback)
@@ -241,15 +250,21 @@ class GaussianMixture(EMEstimator):
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        return X
+        return cast(RealArray, X)
 
     @staticmethod
-    def _make_model(start: Any, p: Dict[str, Any], prior: Optional[dict]) -> Any:
-        model = _core.GaussianMixtureModel(start[0], start[1], start[2], p["covariance_type"], p["reg_covar"], prior)
+    def _make_model(
+        start: Any, p: Dict[str, Any], prior: Optional[Dict[str, Any]]
+    ) -> _core.GaussianMixtureModel:
+        model = _core.GaussianMixtureModel(
+            start[0], start[1], start[2], p["covariance_type"], p["reg_covar"], prior
+        )
         model.set_fixed(sorted(p["fixed"]))
         return model
 
-    def _store(self, model: Any, p: Dict[str, Any], prior: Optional[dict]) -> None:
+    def _store(
+        self, model: _core.GaussianMixtureModel, p: Dict[str, Any], prior: Optional[Dict[str, Any]]
+    ) -> None:
         self.weights_ = model.weights
         self.means_ = model.means
         self.covariances_ = model.covariances
@@ -261,18 +276,19 @@ class GaussianMixture(EMEstimator):
         self._n_threads = p["n_threads"]
 
     @property
-    def precisions_(self) -> np.ndarray:
+    def precisions_(self) -> FloatArray:
         """Inverse covariances (derived from ``precisions_cholesky_``)."""
         self._check_fitted()
         U = self.precisions_cholesky_
         if self._fit_covariance_type == "full":
-            return np.einsum("kij,klj->kil", U, U)
+            precisions: FloatArray = np.einsum("kij,klj->kil", U, U)  # numpy types einsum Any
+            return precisions
         if self._fit_covariance_type == "tied":
             return U @ U.T
         return U**2
 
     # ------------------------------------------------------------------ the EM protocol
-    def initialize(self, X: Any, sample_weight: Any = None) -> "GaussianMixture":
+    def initialize(self, X: Any, sample_weight: Any = None) -> GaussianMixture:
         """Sets the starting parameters of the first run (the start of ``fit`` with this
         ``random_state``) without fitting, for an external driver of ``e_step`` / ``m_step``."""
         X, names, w, p, prior = self._prepare(X, sample_weight)
@@ -281,7 +297,7 @@ class GaussianMixture(EMEstimator):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def _core_model(self) -> Any:
+    def _core_model(self) -> _core.GaussianMixtureModel:
         self._check_fitted()
         p = {"covariance_type": self._fit_covariance_type, "reg_covar": self._fit_reg_covar,
              "fixed": self._fit_fixed}
@@ -295,7 +311,7 @@ class GaussianMixture(EMEstimator):
         w = check_sample_weight(sample_weight, X.shape[0])
         return self._stats(model.e_step(X, w, self._n_threads))
 
-    def m_step(self, stats: Any) -> "GaussianMixture":
+    def m_step(self, stats: Any) -> GaussianMixture:
         """Updates the parameters from summed statistics (MAP when a prior is set)."""
         core_stats = self._check_stats(stats)
         model = self._core_model()
@@ -309,20 +325,21 @@ class GaussianMixture(EMEstimator):
         return float(self._core_model().log_prior())
 
     # ------------------------------------------------------------------ inference
-    def _posterior(self, X: Any) -> Tuple[np.ndarray, np.ndarray]:
+    def _posterior(self, X: Any) -> Tuple[FloatArray, FloatArray]:
         model = self._core_model()
         X, _ = check_data(X, n_features=self.n_features_in_, keep_float32=True)
         return model.posterior(X, self._n_threads)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any) -> FloatArray:
         """Posterior probability of each component for every row (missing entries integrated out)."""
         return np.exp(self._posterior(X)[0])
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any) -> NDArray[np.intp]:
         """The most probable component of every row."""
-        return self._posterior(X)[0].argmax(axis=1)
+        labels: NDArray[np.intp] = self._posterior(X)[0].argmax(axis=1)  # numpy types it Any
+        return labels
 
-    def score_samples(self, X: Any) -> np.ndarray:
+    def score_samples(self, X: Any) -> FloatArray:
         """log p(x_i) of every row (observed entries only where values are missing)."""
         return self._posterior(X)[1]
 
@@ -351,7 +368,7 @@ class GaussianMixture(EMEstimator):
         total = log_prob @ w if w.size else log_prob.sum()
         return float(-2.0 * total + 2.0 * self._n_parameters())
 
-    def sample(self, n_samples: int = 1) -> Tuple[np.ndarray, np.ndarray]:
+    def sample(self, n_samples: int = 1) -> Tuple[FloatArray, NDArray[np.intp]]:
         """Draws ``n_samples`` rows and their components (seeded by ``random_state``)."""
         n_samples = check_int(n_samples, "n_samples", 1)
         model = self._core_model()

@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import _core
+from .._typing import FloatArray, IntArray, NDArray, RealArray
 from .._validation import check_float, check_prior_spec
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -25,7 +26,7 @@ def covariance_shape(covariance_type: str, n_components: int, n_features: int) -
     }[covariance_type]
 
 
-def full_covariances(covariances: np.ndarray, covariance_type: str, K: int, d: int) -> np.ndarray:
+def full_covariances(covariances: FloatArray, covariance_type: str, K: int, d: int) -> FloatArray:
     """(K, d, d) matrices from any per-type layout (hmmlearn's ``covars_``)."""
     if covariance_type == "full":
         return np.array(covariances)
@@ -36,7 +37,9 @@ def full_covariances(covariances: np.ndarray, covariance_type: str, K: int, d: i
     return np.stack([np.eye(d) * v for v in covariances])
 
 
-def weighted_moments(X: np.ndarray, w: np.ndarray):
+def weighted_moments(
+    X: FloatArray, w: FloatArray
+) -> Tuple[FloatArray, FloatArray, Optional[FloatArray]]:
     """Column means and (biased) variances over the observed entries, and the covariance when
     nothing is missing; sample weights respected."""
     observed = ~np.isnan(X)
@@ -55,7 +58,7 @@ def weighted_moments(X: np.ndarray, w: np.ndarray):
     return mean, var, cov
 
 
-def precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
+def precision_cholesky(covariances: FloatArray, covariance_type: str) -> FloatArray:
     """scikit-learn's ``precisions_cholesky_``: U with precision = U U^T (U = L^{-T}, Sigma = L L^T).
     Computed by a triangular solve against the identity; only for the attribute, never used in
     the numerics."""
@@ -71,7 +74,7 @@ def precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndar
 
 
 # ---------------------------------------------------------------------------------- user values
-def _real_array(value: Any, name: str) -> np.ndarray:
+def _real_array(value: Any, name: str) -> FloatArray:
     a = np.asarray(value)
     if a.dtype.kind not in "fiu":
         raise TypeError(f"{name}: expected real numbers, got dtype {a.dtype}")
@@ -81,7 +84,7 @@ def _real_array(value: Any, name: str) -> np.ndarray:
     return a
 
 
-def check_probabilities(value: Any, name: str, shape: Tuple[int, ...]) -> np.ndarray:
+def check_probabilities(value: Any, name: str, shape: Tuple[int, ...]) -> FloatArray:
     """Nonnegative probabilities of the given shape whose last axis sums to 1."""
     p = _real_array(value, name)
     if p.shape != shape:
@@ -91,14 +94,14 @@ def check_probabilities(value: Any, name: str, shape: Tuple[int, ...]) -> np.nda
     return np.ascontiguousarray(p / p.sum(axis=-1, keepdims=True))
 
 
-def check_means(value: Any, name: str, shape: Tuple[int, ...]) -> np.ndarray:
+def check_means(value: Any, name: str, shape: Tuple[int, ...]) -> FloatArray:
     m = _real_array(value, name)
     if m.shape != shape:
         raise ValueError(f"{name}: expected shape {shape}, got {m.shape}")
     return np.ascontiguousarray(m)
 
 
-def check_covariances(value: Any, name: str, covariance_type: str, shape: Tuple[int, ...]) -> np.ndarray:
+def check_covariances(value: Any, name: str, covariance_type: str, shape: Tuple[int, ...]) -> FloatArray:
     """Covariances in a per-type layout ``shape``: symmetric positive definite matrices for
     full/tied, positive variances otherwise."""
     c = _real_array(value, name)
@@ -121,7 +124,7 @@ def check_covariances(value: Any, name: str, covariance_type: str, shape: Tuple[
 
 # ---------------------------------------------------------------------------------- prior
 def resolve_prior(
-    prior: Any, X: np.ndarray, w: np.ndarray, covariance_type: str, n_gaussians: int,
+    prior: Any, X: RealArray, w: FloatArray, covariance_type: str, n_gaussians: int,
     keys: Sequence[str] = PRIOR_KEYS, hint: str = "",
 ) -> Optional[Dict[str, Any]]:
     """The conjugate prior's hyper-parameters (Fraley & Raftery 2007, mclust's ``priorControl``)
@@ -176,29 +179,32 @@ def resolve_prior(
 
 
 # ---------------------------------------------------------------------------------- seeding
-def seeding_rows(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+def seeding_rows(X: RealArray, w: FloatArray) -> FloatArray:
     """The rows seeding sees: float64, missing entries imputed by the weighted column means."""
-    X = np.asarray(X, dtype=np.float64)
-    missing = np.isnan(X)
+    rows = np.asarray(X, dtype=np.float64)
+    missing = np.isnan(rows)
     if missing.any():
-        X = np.where(missing, weighted_moments(X, w)[0], X)
-    return X
+        rows = np.where(missing, weighted_moments(rows, w)[0], rows)
+    return rows
 
 
-def nearest(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+def nearest(X: FloatArray, centers: FloatArray) -> NDArray[np.intp]:
     """Index of the nearest center of every row."""
     d2 = (X**2).sum(1)[:, None] - 2.0 * X @ centers.T + (centers**2).sum(1)[None, :]
-    return d2.argmin(axis=1)
+    nearest_center: NDArray[np.intp] = d2.argmin(axis=1)  # numpy types argmin along an axis Any
+    return nearest_center
 
 
-def kmeans_labels(X: np.ndarray, w: np.ndarray, K: int, seed: int, n_threads: int) -> np.ndarray:
+def kmeans_labels(
+    X: FloatArray, w: FloatArray, K: int, seed: int, n_threads: int
+) -> NDArray[np.int32]:
     """k-means++ seeding and a few Lloyd iterations in the core: the cluster of every row."""
     return _core.kmeans_plus_plus(X, w, K, seed, 10, n_threads)[1]
 
 
 def parameters_from_responsibilities(
-    X: np.ndarray, w: np.ndarray, resp: np.ndarray, covariance_type: str, reg_covar: float
-):
+    X: FloatArray, w: FloatArray, resp: FloatArray, covariance_type: str, reg_covar: float
+) -> Tuple[FloatArray, FloatArray, FloatArray]:
     """(weights, means, covariances) of one M-step from (soft or hard) responsibilities on
     complete rows: the starting point of a fit."""
     n, d = X.shape
@@ -228,7 +234,7 @@ def parameters_from_responsibilities(
     return weights, means, cov
 
 
-def one_hot(labels: np.ndarray, K: int) -> np.ndarray:
+def one_hot(labels: IntArray, K: int) -> FloatArray:
     resp = np.zeros((labels.shape[0], K))
     resp[np.arange(labels.shape[0]), labels] = 1.0
     return resp

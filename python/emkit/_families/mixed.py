@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .._categorical import CategoricalEncoding, encode_fit, encode_new
+from .._typing import FloatArray
 from .._validation import check_choice, is_dataframe
 
 FAMILIES = ("categorical", "gaussian", "poisson")
@@ -56,7 +57,7 @@ def groups_of(kinds: Sequence[str]) -> Groups:
 def mixed_matrix(
     X: Any, groups: Groups, *, encoding: Optional[CategoricalEncoding] = None,
     n_categories: Optional[Sequence[int]] = None,
-) -> Tuple[np.ndarray, CategoricalEncoding]:
+) -> Tuple[FloatArray, CategoricalEncoding]:
     """[categorical codes | continuous | counts] as one float array (NaN = missing) and the
     categorical columns' encoding: learnt from X when ``encoding`` is None (training data; every
     column must have an observed value), else X is encoded with it (new data)."""

@@ -1,6 +1,6 @@
 """Hidden Markov models: the shared chain (``base``) and one estimator per emission family."""
 
-from .base import CHAIN_PARAMETERS, BaseHMM, check_lengths, check_sequences, check_sequence_weight
+from .base import CHAIN_PARAMETERS, BaseHMM, check_lengths, check_sequence_weight, check_sequences
 from .categorical import CategoricalHMM
 from .gaussian import GaussianHMM
 from .gmm import GMMHMM

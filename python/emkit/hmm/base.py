@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, FrozenSet, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Tuple
 
 import numpy as np
 
-from .. import _core
 from .._base import EMEstimator
-from .._families.gaussian import PRIOR_KEYS as GAUSSIAN_PRIOR_KEYS
+from .._typing import FloatArray, NDArray, ObjectArray, RealArray
 from .._validation import (
-    check_fixed,
     check_choice,
     check_data,
+    check_fixed,
     check_float,
     check_int,
     check_n_threads,
     is_dataframe,
     restart_seeds,
 )
+
+if TYPE_CHECKING:
+    from .._core import _HMM as CoreHMM  # the methods every core HMM model shares (stub only)
 
 #: Parameter groups ``fixed`` may hold fixed while fitting.
 FIXED_GROUPS = ("startprob", "transmat", "means", "covariances")
@@ -47,7 +49,7 @@ PROBABILITY_ATOL = 1e-8
 
 
 # ---------------------------------------------------------------------------------- validation
-def check_lengths(lengths: Any, n_rows: int) -> np.ndarray:
+def check_lengths(lengths: Any, n_rows: int) -> NDArray[np.int64]:
     """Positive integer sequence lengths summing to the number of rows (None: one sequence)."""
     if lengths is None:
         return np.array([n_rows], dtype=np.int64)
@@ -79,7 +81,9 @@ def _is_sequence_block(obj: Any) -> bool:
     return (isinstance(obj, np.ndarray) and obj.ndim == 2) or is_dataframe(obj)
 
 
-def check_sequences(X: Any, lengths: Any, *, n_features: Optional[int] = None):
+def check_sequences(
+    X: Any, lengths: Any, *, n_features: Optional[int] = None
+) -> Tuple[RealArray, NDArray[np.int64], Optional[ObjectArray]]:
     """(X as one C-contiguous float64 array, lengths as int64, feature names).
 
     X is a 2-D array of the concatenated sequences with ``lengths``, or a list of 2-D arrays (one
@@ -110,7 +114,7 @@ def check_sequences(X: Any, lengths: Any, *, n_features: Optional[int] = None):
     return X, check_lengths(lengths, X.shape[0]), names
 
 
-def check_sequence_weight(sample_weight: Any, n_sequences: int) -> np.ndarray:
+def check_sequence_weight(sample_weight: Any, n_sequences: int) -> FloatArray:
     """Nonnegative finite weights, one per sequence, with a positive sum. Empty array = all ones."""
     if sample_weight is None:
         return np.empty(0)
@@ -132,7 +136,7 @@ def check_sequence_weight(sample_weight: Any, n_sequences: int) -> np.ndarray:
     return w
 
 
-def _check_probabilities(value: Any, name: str, shape: Tuple[int, ...]) -> np.ndarray:
+def _check_probabilities(value: Any, name: str, shape: Tuple[int, ...]) -> FloatArray:
     """A probability vector (or a row-stochastic matrix) of the given shape."""
     p = np.asarray(value)
     if p.dtype.kind not in "fiub":
@@ -149,10 +153,11 @@ def _check_probabilities(value: Any, name: str, shape: Tuple[int, ...]) -> np.nd
         if abs(s - 1.0) > PROBABILITY_ATOL:
             where = f"row {i} sums" if p.ndim == 2 else "the probabilities sum"
             raise ValueError(f"{name}: {where} to {s:.12g}, expected 1")
-    return p / (sums[:, None] if p.ndim == 2 else sums[0])
+    normalised: FloatArray = p / (sums[:, None] if p.ndim == 2 else sums[0])
+    return normalised
 
 
-def _check_concentration(value: Any, name: str, shape: Tuple[int, ...]) -> np.ndarray:
+def _check_concentration(value: Any, name: str, shape: Tuple[int, ...]) -> FloatArray:
     """Dirichlet concentrations (a scalar broadcast to shape, or an array of that shape), >= 1."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(
@@ -176,7 +181,7 @@ def _check_concentration(value: Any, name: str, shape: Tuple[int, ...]) -> np.nd
     return np.ascontiguousarray(a)
 
 
-def _core_fixed(fixed: FrozenSet[str]) -> list:
+def _core_fixed(fixed: FrozenSet[str]) -> List[str]:
     """The core's fixed groups: means and covariances both fixed = the whole emission family,
     whose statistics the E-step then skips."""
     if {"means", "covariances"} <= fixed:
@@ -184,7 +189,7 @@ def _core_fixed(fixed: FrozenSet[str]) -> list:
     return sorted(fixed)
 
 
-def _random_transmat(K: int, rng: np.random.Generator) -> np.ndarray:
+def _random_transmat(K: int, rng: np.random.Generator) -> FloatArray:
     """Rows drawn from Dirichlet(1 + K·e_i) (a diagonal bias: states tend to persist), mixed with
     10% of the uniform distribution so that no entry starts at (or near) a structural zero."""
     rows = np.array([rng.dirichlet(1.0 + K * np.eye(K)[i]) for i in range(K)])
@@ -243,6 +248,39 @@ class BaseHMM(EMEstimator):
     #: The names ``fixed`` may hold.
     _fixed_groups: Tuple[str, ...] = FIXED_GROUPS
 
+    if TYPE_CHECKING:
+        # The chain's constructor parameters, stored as given by _set_chain_parameters.
+        n_components: Any
+        tol: Any
+        max_iter: Any
+        n_init: Any
+        startprob_init: Any
+        transmat_init: Any
+        startprob_prior: Any
+        transmat_prior: Any
+        fixed: Any
+        algorithm: Any
+        random_state: Any
+        warm_start: Any
+        n_threads: Any
+        verbose: Any
+        verbose_interval: Any
+
+        # What every subclass (one emission family) provides; see the class docstring.
+        def _prepare(self, X: Any, lengths: Any, sample_weight: Any) -> Tuple[
+            NDArray[Any], NDArray[np.int64], Optional[ObjectArray], FloatArray, FloatArray,
+            Dict[str, Any], Any,
+        ]: ...
+        def _initial_parameters(
+            self, X: NDArray[Any], row_weight: FloatArray, p: Dict[str, Any], seed: int
+        ) -> Tuple[Any, ...]: ...
+        def _make_model(self, start: Any, p: Dict[str, Any], prior: Any) -> CoreHMM: ...
+        def _store(self, model: Any, p: Dict[str, Any], prior: Any) -> None: ...
+        def _core_model(self) -> CoreHMM: ...
+        def _current_config(self) -> Dict[str, Any]: ...
+        def _sequences(self, X: Any, lengths: Any) -> Tuple[NDArray[Any], NDArray[np.int64]]: ...
+        def _update_from_model(self, model: Any) -> None: ...
+
     # ------------------------------------------------------------------ the chain's parameters
     def _set_chain_parameters(self, init_arguments: Dict[str, Any]) -> None:
         """Stores the chain's constructor arguments as given (``init_arguments``: the subclass
@@ -300,7 +338,9 @@ class BaseHMM(EMEstimator):
         }
 
     @staticmethod
-    def _initial_chain(p: Dict[str, Any], rng: np.random.Generator):
+    def _initial_chain(
+        p: Dict[str, Any], rng: np.random.Generator
+    ) -> Tuple[FloatArray, FloatArray]:
         """(startprob, transmat) of one run's starting point: the user's, else uniform start
         probabilities and random sticky transitions."""
         K = p["n_components"]
@@ -310,7 +350,7 @@ class BaseHMM(EMEstimator):
         )
         return startprob, transmat
 
-    def fit(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> "BaseHMM":
+    def fit(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> BaseHMM:
         """Estimates the parameters by EM (best of ``n_init`` runs). Returns self.
 
         X: the concatenated sequences (n_samples, n_features) with ``lengths``, or a list of
@@ -322,7 +362,7 @@ class BaseHMM(EMEstimator):
             raise ValueError("warm_start: the previous fit has another n_components")
         seeds = restart_seeds(self.random_state, 1 if warm else p["n_init"])
 
-        def run(index: int, seed: int, callback: Any):
+        def run(index: int, seed: int, callback: Any) -> Tuple[CoreHMM, Dict[str, Any]]:
             start = self._current_start() if warm else self._initial_parameters(X, row_weight, p, seed)
             model = self._make_model(start, p, prior)
             return model, model.fit(X, lengths, w, p["max_iter"], p["tol"], p["n_threads"], callback)
@@ -350,7 +390,7 @@ class BaseHMM(EMEstimator):
         """log p(parameters) under the priors (0 without any)."""
         return float(self._core_model().log_prior())
 
-    def stationary_distribution(self) -> np.ndarray:
+    def stationary_distribution(self) -> FloatArray:
         """A stationary distribution π = π A of the chain (the unique one when the chain is
         irreducible), by a least-squares solve of (Aᵀ − I)π = 0 with Σπ = 1."""
         self._check_fitted()
@@ -361,14 +401,15 @@ class BaseHMM(EMEstimator):
         rhs[-1] = 1.0
         pi = np.linalg.lstsq(system, rhs, rcond=None)[0]
         pi = np.clip(pi, 0.0, None)
-        return pi / pi.sum()
+        stationary: FloatArray = pi / pi.sum()  # lstsq is typed Any
+        return stationary
 
-    def get_stationary_distribution(self) -> np.ndarray:
+    def get_stationary_distribution(self) -> FloatArray:
         """hmmlearn's name for :meth:`stationary_distribution`."""
         return self.stationary_distribution()
 
     # ------------------------------------------------------------------ the EM protocol
-    def initialize(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> "BaseHMM":
+    def initialize(self, X: Any, lengths: Any = None, sample_weight: Any = None) -> BaseHMM:
         """Sets the starting parameters of the first run without fitting, so that an external
         driver can iterate ``e_step`` / ``m_step`` itself."""
         X, _, _, _, row_weight, p, prior = self._prepare(X, lengths, sample_weight)
@@ -387,7 +428,7 @@ class BaseHMM(EMEstimator):
         w = check_sequence_weight(sample_weight, lengths.shape[0])
         return self._stats(model.e_step(X, lengths, w, self._current_config()["n_threads"]))
 
-    def m_step(self, stats: Any) -> "BaseHMM":
+    def m_step(self, stats: Any) -> BaseHMM:
         """Updates the parameters from summed statistics (MAP when a prior is set)."""
         core_stats = self._check_stats(stats)
         model = self._core_model()
@@ -397,7 +438,7 @@ class BaseHMM(EMEstimator):
         return self
 
     # ------------------------------------------------------------------ inference
-    def score_sequences(self, X: Any, lengths: Any = None) -> np.ndarray:
+    def score_sequences(self, X: Any, lengths: Any = None) -> FloatArray:
         """log p(x_s) of every sequence (missing entries integrated out)."""
         model = self._core_model()
         X, lengths = self._sequences(X, lengths)
@@ -407,20 +448,20 @@ class BaseHMM(EMEstimator):
         """Total log-likelihood of the sequences (hmmlearn's ``score``)."""
         return float(self.score_sequences(X, lengths).sum())
 
-    def score_samples(self, X: Any, lengths: Any = None) -> Tuple[float, np.ndarray]:
+    def score_samples(self, X: Any, lengths: Any = None) -> Tuple[float, FloatArray]:
         """(total log-likelihood, state posteriors (n_samples, n_components)), as hmmlearn."""
         model = self._core_model()
         X, lengths = self._sequences(X, lengths)
         log_prob, posteriors = model.posterior(X, lengths, self._current_config()["n_threads"])
         return float(log_prob.sum()), posteriors
 
-    def predict_proba(self, X: Any, lengths: Any = None) -> np.ndarray:
+    def predict_proba(self, X: Any, lengths: Any = None) -> FloatArray:
         """Posterior probability of each state at every time step (forward-backward)."""
         return self.score_samples(X, lengths)[1]
 
     def decode(
         self, X: Any, lengths: Any = None, algorithm: Optional[str] = None
-    ) -> Tuple[float, np.ndarray]:
+    ) -> Tuple[float, NDArray[np.intp]]:
         """(log-probability, state sequence), as hmmlearn.
 
         "viterbi": the most probable state paths and Σ_s log p(x_s, z*_s). "map": the most
@@ -439,7 +480,7 @@ class BaseHMM(EMEstimator):
         log_prob, states = model.viterbi(X, lengths, self._current_config()["n_threads"])
         return float(log_prob.sum()), states.astype(np.intp)
 
-    def predict(self, X: Any, lengths: Any = None) -> np.ndarray:
+    def predict(self, X: Any, lengths: Any = None) -> NDArray[np.intp]:
         """The decoded state of every time step (``algorithm``: Viterbi by default)."""
         return self.decode(X, lengths)[1]
 
@@ -462,7 +503,7 @@ class BaseHMM(EMEstimator):
         total, _ = self._weighted_loglik(X, lengths, sample_weight)
         return float(-2.0 * total + 2.0 * self._n_parameters())
 
-    def _sample_states(self, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+    def _sample_states(self, n_samples: int, rng: np.random.Generator) -> NDArray[np.intp]:
         """A state path of n_samples steps drawn from startprob_ and transmat_."""
         startprob = np.asarray(self.startprob_, dtype=np.float64)
         transmat = np.asarray(self.transmat_, dtype=np.float64)

@@ -3,19 +3,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
 import numpy as np
 
 from .. import _core
 from .._categorical import CategoricalEncoding, encode_fit, encode_new
-from .._validation import check_float, check_int, restart_seeds
+from .._typing import FloatArray, NDArray, ObjectArray
+from .._validation import check_int, restart_seeds
 from .base import (
     BaseHMM,
+    _as_2d,
     _check_concentration,
     _check_probabilities,
     _concat_sequences,
-    _as_2d,
     check_lengths,
     check_sequence_weight,
 )
@@ -26,7 +27,7 @@ CATEGORICAL_FIXED_GROUPS = ("startprob", "transmat", "emissionprob")
 # ---------------------------------------------------------------------------------- helpers
 def _check_emission_concentration(
     value: Any, K: int, n_categories: List[int], name: str = "emissionprob_prior"
-) -> Optional[np.ndarray]:
+) -> Optional[FloatArray]:
     """Dirichlet concentrations (>= 1) on the emission probabilities: a number (the same for every
     state, feature and category) or arrays shaped as ``emissionprob_`` (one (K, R) array for one
     feature, a list of (K, R_j) arrays for several). Returns the K x sum R_j matrix, or None when
@@ -59,7 +60,7 @@ def _check_emission_concentration(
     return None if (flat == 1.0).all() else flat
 
 
-def _split_probs(flat: np.ndarray, n_categories: List[int]):
+def _split_probs(flat: FloatArray, n_categories: List[int]) -> Union[FloatArray, List[FloatArray]]:
     """K x sum R_j -> one K x R array for one feature, else a list of K x R_j arrays."""
     flat = np.asarray(flat, dtype=np.float64)
     offsets = np.concatenate([[0], np.cumsum(n_categories)])
@@ -67,7 +68,7 @@ def _split_probs(flat: np.ndarray, n_categories: List[int]):
     return parts[0] if len(parts) == 1 else parts
 
 
-def _flat_probs(value: Any, K: int, n_categories: List[int], name: str) -> np.ndarray:
+def _flat_probs(value: Any, K: int, n_categories: List[int], name: str) -> FloatArray:
     """The K x sum R_j matrix from one K x R array (one feature) or a list of K x R_j arrays,
     every row a probability vector."""
     if len(n_categories) == 1 and not isinstance(value, (list, tuple)):
@@ -84,13 +85,14 @@ def _flat_probs(value: Any, K: int, n_categories: List[int], name: str) -> np.nd
     return np.ascontiguousarray(np.concatenate(parts, axis=1))
 
 
-def _sample_categorical(flat: np.ndarray, n_categories: List[int], states: np.ndarray,
-                        rng: np.random.Generator) -> np.ndarray:
+def _sample_categorical(flat: FloatArray, n_categories: List[int], states: NDArray[np.intp],
+                        rng: np.random.Generator) -> NDArray[np.int64]:
     offsets = np.concatenate([[0], np.cumsum(n_categories)])
     out = np.empty((states.shape[0], len(n_categories)), dtype=np.int64)
     for j, (a, b) in enumerate(zip(offsets[:-1], offsets[1:])):
         cum = np.cumsum(flat[:, a:b], axis=1)[states]
-        u = rng.uniform(size=states.shape[0])[:, None] * cum[:, -1:]
+        # int(): numpy's stubs then pick the array overload of uniform.
+        u = rng.uniform(size=int(states.shape[0]))[:, None] * cum[:, -1:]
         out[:, j] = np.minimum((u >= cum).sum(axis=1), b - a - 1)
     return out
 
@@ -167,7 +169,10 @@ class CategoricalHMM(BaseHMM):
             return [int(nc)] * n_features
         return list(nc)
 
-    def _prepare(self, X: Any, lengths: Any, sample_weight: Any):
+    def _prepare(self, X: Any, lengths: Any, sample_weight: Any) -> Tuple[
+        NDArray[Any], NDArray[np.int64], Optional[ObjectArray], FloatArray, FloatArray,
+        Dict[str, Any], Any,
+    ]:
         X, lengths = _concat_sequences(X, lengths)
         X = _as_2d(X)
         codes, encoding = encode_fit(X, self._n_categories_spec(np.shape(X)[1]))
@@ -187,7 +192,9 @@ class CategoricalHMM(BaseHMM):
         names = np.array(encoding.item_names, dtype=object) if encoding.labelled else None
         return codes, lengths, names, w, row_weight, p, None
 
-    def _initial_parameters(self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any], seed: int):
+    def _initial_parameters(
+        self, X: NDArray[Any], row_weight: FloatArray, p: Dict[str, Any], seed: int
+    ) -> Tuple[FloatArray, FloatArray, FloatArray]:
         K = p["n_components"]
         rng = np.random.default_rng(seed)
         startprob, transmat = self._initial_chain(p, rng)
@@ -197,10 +204,10 @@ class CategoricalHMM(BaseHMM):
         return startprob, transmat, np.ascontiguousarray(probs)
 
     @staticmethod
-    def _core_fixed(fixed: FrozenSet[str]) -> list:
+    def _core_fixed(fixed: FrozenSet[str]) -> List[str]:
         return sorted(fixed | {"emission"} if "emissionprob" in fixed else fixed)
 
-    def _make_model(self, start, p: Dict[str, Any], prior: Any) -> Any:
+    def _make_model(self, start: Any, p: Dict[str, Any], prior: Any) -> _core.CategoricalHMMModel:
         return _core.CategoricalHMMModel(
             start[0], start[1], p["n_categories"], start[2], p["concentration"],
             p["startprob_prior"], p["transmat_prior"], self._core_fixed(p["fixed"]),
@@ -210,7 +217,7 @@ class CategoricalHMM(BaseHMM):
         R = self._current_config()["n_categories"]
         return (self.startprob_, self.transmat_, _flat_probs(self.emissionprob_, len(self.startprob_), R, "emissionprob_"))
 
-    def _store(self, model: Any, p: Dict[str, Any], prior: Any) -> None:
+    def _store(self, model: _core.CategoricalHMMModel, p: Dict[str, Any], prior: Any) -> None:
         self.startprob_ = model.startprob
         self.transmat_ = model.transmat
         self.emissionprob_ = _split_probs(model.emissionprob, p["n_categories"])
@@ -221,12 +228,12 @@ class CategoricalHMM(BaseHMM):
             **self._chain_config(p),
         }
 
-    def _update_from_model(self, model: Any) -> None:
+    def _update_from_model(self, model: _core.CategoricalHMMModel) -> None:
         self.emissionprob_ = _split_probs(model.emissionprob, self._current_config()["n_categories"])
 
     # ------------------------------------------------------------------ parameters
     def _current_config(self) -> Dict[str, Any]:
-        config = getattr(self, "_config", None)
+        config: Optional[Dict[str, Any]] = getattr(self, "_config", None)
         if config is not None:
             return config
         K = check_int(self.n_components, "n_components", 1)
@@ -240,7 +247,7 @@ class CategoricalHMM(BaseHMM):
             **self._chain_config_of_constructor(K),
         }
 
-    def _core_model(self) -> Any:
+    def _core_model(self) -> _core.CategoricalHMMModel:
         self._check_fitted()
         c = self._current_config()
         startprob = np.asarray(self.startprob_, dtype=np.float64)
@@ -250,7 +257,7 @@ class CategoricalHMM(BaseHMM):
             c["concentration"], c["startprob_prior"], c["transmat_prior"], self._core_fixed(c["fixed"]),
         )
 
-    def _sequences(self, X: Any, lengths: Any):
+    def _sequences(self, X: Any, lengths: Any) -> Tuple[NDArray[Any], NDArray[np.int64]]:
         self._check_fitted()
         encoding = getattr(self, "encoding_", None)
         if encoding is None:
@@ -260,7 +267,9 @@ class CategoricalHMM(BaseHMM):
         codes = encode_new(_as_2d(X), encoding)
         return codes, check_lengths(lengths, codes.shape[0])
 
-    def sample(self, n_samples: int = 1, random_state: Any = None) -> Tuple[np.ndarray, np.ndarray]:
+    def sample(
+        self, n_samples: int = 1, random_state: Any = None
+    ) -> Tuple[NDArray[Any], NDArray[np.intp]]:
         """One sequence of ``n_samples`` time steps (integer codes, (n_samples, n_features)) and
         its states."""
         n_samples = check_int(n_samples, "n_samples", 1)

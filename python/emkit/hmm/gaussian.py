@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 import numpy as np
 
 from .. import _core
 from .._families import gaussian as family
+from .._families.gaussian import PRIOR_KEYS as GAUSSIAN_PRIOR_KEYS
+from .._typing import FloatArray, IntArray, NDArray, ObjectArray, RealArray
 from .._validation import check_choice, check_float, check_int, restart_seeds
-from .base import GAUSSIAN_PRIOR_KEYS, BaseHMM, _core_fixed, check_sequences, check_sequence_weight
+from .base import BaseHMM, _core_fixed, check_sequence_weight, check_sequences
 
 COVARIANCE_TYPES = family.COVARIANCE_TYPES
 covariance_shape = family.covariance_shape
@@ -21,8 +23,8 @@ class GaussianFamilyHMM(BaseHMM):
     ``_check_params`` and ``_prior_components``."""
 
     def _resolve_prior(
-        self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any]
-    ) -> Optional[dict]:
+        self, X: RealArray, row_weight: FloatArray, p: Dict[str, Any]
+    ) -> Optional[Dict[str, Any]]:
         """The Gaussian family's prior with data-scaled defaults from the time steps (weighted by
         their sequence's weight), its scale divided among ``_prior_components`` Gaussians."""
         hint = ("; the start and transition probabilities take startprob_prior and transmat_prior"
@@ -30,7 +32,10 @@ class GaussianFamilyHMM(BaseHMM):
         return family.resolve_prior(self.prior, X, row_weight, p["covariance_type"],
                                     self._prior_components(p), GAUSSIAN_PRIOR_KEYS, hint)
 
-    def _prepare(self, X: Any, lengths: Any, sample_weight: Any):
+    def _prepare(self, X: Any, lengths: Any, sample_weight: Any) -> Tuple[
+        NDArray[Any], NDArray[np.int64], Optional[ObjectArray], FloatArray, FloatArray,
+        Dict[str, Any], Any,
+    ]:
         """Everything fit and initialize check before any work: (X, lengths, feature names,
         sequence weights, row weights, parameters, resolved Gaussian prior)."""
         X, lengths, names = check_sequences(X, lengths)
@@ -46,6 +51,11 @@ class GaussianFamilyHMM(BaseHMM):
                     f"positive sequence weight to initialise the states, got {usable}"
                 )
         return X, lengths, names, w, row_weight, p, self._resolve_prior(X, row_weight, p)
+
+    if TYPE_CHECKING:
+        prior: Any
+
+        def _check_params(self, n_features: int) -> Dict[str, Any]: ...
 
     def _prior_components(self, p: Dict[str, Any]) -> int:
         """Number of Gaussian components the default prior's scale is divided among."""
@@ -160,8 +170,8 @@ class GaussianHMM(GaussianFamilyHMM):
 
     # ------------------------------------------------------------------ initialisation
     def _initial_parameters(
-        self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any], seed: int
-    ):
+        self, X: RealArray, row_weight: FloatArray, p: Dict[str, Any], seed: int
+    ) -> Tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """(startprob, transmat, means, covariances) of one run's starting point."""
         K, cov_type = p["n_components"], p["covariance_type"]
         startprob, transmat = self._initial_chain(p, np.random.default_rng(seed))
@@ -170,7 +180,7 @@ class GaussianHMM(GaussianFamilyHMM):
             observed = ~np.isnan(X).all(axis=1)
             Xo, wo = family.seeding_rows(X[observed], row_weight[observed]), row_weight[observed]
             if means is not None:
-                labels = family.nearest(Xo, means)
+                labels: IntArray = family.nearest(Xo, means)
             else:
                 labels = family.kmeans_labels(Xo, wo, K, seed, p["n_threads"])
             _, init_means, init_cov = family.parameters_from_responsibilities(
@@ -180,7 +190,9 @@ class GaussianHMM(GaussianFamilyHMM):
             covariances = init_cov if covariances is None else covariances
         return startprob, transmat, np.ascontiguousarray(means), np.ascontiguousarray(covariances)
 
-    def _make_model(self, start, p: Dict[str, Any], prior: Optional[dict]) -> Any:
+    def _make_model(
+        self, start: Any, p: Dict[str, Any], prior: Optional[Dict[str, Any]]
+    ) -> _core.GaussianHMMModel:
         return _core.GaussianHMMModel(
             start[0],
             start[1],
@@ -195,7 +207,9 @@ class GaussianHMM(GaussianFamilyHMM):
         )
 
     # ------------------------------------------------------------------ fitting
-    def _store(self, model: Any, p: Dict[str, Any], prior: Optional[dict]) -> None:
+    def _store(
+        self, model: _core.GaussianHMMModel, p: Dict[str, Any], prior: Optional[Dict[str, Any]]
+    ) -> None:
         self.startprob_ = model.startprob
         self.transmat_ = model.transmat
         self.means_ = model.means
@@ -209,7 +223,7 @@ class GaussianHMM(GaussianFamilyHMM):
 
     # ------------------------------------------------------------------ parameters
     @property
-    def covars_(self) -> np.ndarray:
+    def covars_(self) -> FloatArray:
         """Covariance matrices, (n_components, n_features, n_features) for every covariance type
         (hmmlearn's ``covars_``); ``covariances_`` has scikit-learn's per-type layout."""
         self._check_fitted()
@@ -225,7 +239,7 @@ class GaussianHMM(GaussianFamilyHMM):
     def _current_config(self) -> Dict[str, Any]:
         """The configuration of the fitted model; for parameters set by hand (hmmlearn style), the
         constructor's."""
-        config = getattr(self, "_config", None)
+        config: Optional[Dict[str, Any]] = getattr(self, "_config", None)
         if config is not None:
             return config
         K = check_int(self.n_components, "n_components", 1)
@@ -237,7 +251,7 @@ class GaussianHMM(GaussianFamilyHMM):
             **self._chain_config_of_constructor(K),
         }
 
-    def _core_model(self) -> Any:
+    def _core_model(self) -> _core.GaussianHMMModel:
         self._check_fitted()
         c = self._current_config()
         means = np.ascontiguousarray(self.means_, dtype=np.float64)
@@ -263,12 +277,14 @@ class GaussianHMM(GaussianFamilyHMM):
             _core_fixed(c["fixed"]),
         )
 
-    def _sequences(self, X: Any, lengths: Any):
+    def _sequences(self, X: Any, lengths: Any) -> Tuple[NDArray[Any], NDArray[np.int64]]:
         self._check_fitted()
         X, lengths, _ = check_sequences(X, lengths, n_features=np.shape(self.means_)[1])
         return X, lengths
 
-    def sample(self, n_samples: int = 1, random_state: Any = None) -> Tuple[np.ndarray, np.ndarray]:
+    def sample(
+        self, n_samples: int = 1, random_state: Any = None
+    ) -> Tuple[NDArray[Any], NDArray[np.intp]]:
         """One sequence of ``n_samples`` time steps and its states, as hmmlearn (seeded by
         ``random_state``, else the estimator's ``random_state``)."""
         n_samples = check_int(n_samples, "n_samples", 1)
@@ -277,5 +293,5 @@ class GaussianHMM(GaussianFamilyHMM):
         X, states = model.sample(n_samples, seed)
         return X, states.astype(np.intp)
 
-    def _update_from_model(self, model: Any) -> None:
+    def _update_from_model(self, model: _core.GaussianHMMModel) -> None:
         self.means_, self.covariances_ = model.means, model.covariances

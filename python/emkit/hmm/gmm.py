@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 import numpy as np
 
 from .. import _core
 from .._families import gaussian as family
+from .._typing import FloatArray, IntArray, NDArray, RealArray
 from .._validation import check_choice, check_float, check_int, restart_seeds
 from .base import _check_concentration, _check_probabilities, check_sequences
 from .gaussian import COVARIANCE_TYPES, GaussianFamilyHMM
@@ -139,12 +140,13 @@ class GMMHMM(GaussianFamilyHMM):
         return p
 
     def _prior_components(self, p: Dict[str, Any]) -> int:
-        return p["n_components"] * p["n_mix"]
+        n_gaussians: int = p["n_components"] * p["n_mix"]
+        return n_gaussians
 
     # ------------------------------------------------------------------ initialisation
     def _initial_parameters(
-        self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any], seed: int
-    ):
+        self, X: RealArray, row_weight: FloatArray, p: Dict[str, Any], seed: int
+    ) -> Tuple[FloatArray, ...]:
         """(startprob, transmat, weights, means, covariances) of one run's starting point."""
         K, M, cov_type = p["n_components"], p["n_mix"], p["covariance_type"]
         d = X.shape[1]
@@ -155,7 +157,7 @@ class GMMHMM(GaussianFamilyHMM):
             observed = ~np.isnan(X).all(axis=1)
             Xo, wo = family.seeding_rows(X[observed], row_weight[observed]), row_weight[observed]
             if means is not None:  # each step goes to the state of its nearest component mean
-                labels = family.nearest(Xo, means.reshape(K * M, d)) // M
+                labels: IntArray = family.nearest(Xo, means.reshape(K * M, d)) // M
             else:
                 labels = family.kmeans_labels(Xo, wo, K, seed, p["n_threads"])
             # Every state's steps: its covariance starts all its components; k-means++ within the
@@ -197,12 +199,14 @@ class GMMHMM(GaussianFamilyHMM):
         )
 
     @staticmethod
-    def _core_fixed(fixed: FrozenSet[str]) -> list:
+    def _core_fixed(fixed: FrozenSet[str]) -> List[str]:
         """Weights, means and covariances all fixed = the whole emission (the E-step then skips
         its statistics)."""
         return sorted(fixed | {"emission"} if _EMISSION_GROUPS <= fixed else fixed)
 
-    def _make_model(self, start, p: Dict[str, Any], prior: Optional[dict]) -> Any:
+    def _make_model(
+        self, start: Any, p: Dict[str, Any], prior: Optional[Dict[str, Any]]
+    ) -> _core.GMMHMMModel:
         return _core.GMMHMMModel(
             start[0],
             start[1],
@@ -219,7 +223,9 @@ class GMMHMM(GaussianFamilyHMM):
         )
 
     # ------------------------------------------------------------------ fitting
-    def _store(self, model: Any, p: Dict[str, Any], prior: Optional[dict]) -> None:
+    def _store(
+        self, model: _core.GMMHMMModel, p: Dict[str, Any], prior: Optional[Dict[str, Any]]
+    ) -> None:
         self.startprob_ = model.startprob
         self.transmat_ = model.transmat
         self.weights_ = model.weights
@@ -233,7 +239,7 @@ class GMMHMM(GaussianFamilyHMM):
             **self._chain_config(p),
         }
 
-    def _update_from_model(self, model: Any) -> None:
+    def _update_from_model(self, model: _core.GMMHMMModel) -> None:
         self.weights_, self.means_, self.covariances_ = (
             model.weights,
             model.means,
@@ -242,7 +248,7 @@ class GMMHMM(GaussianFamilyHMM):
 
     # ------------------------------------------------------------------ parameters
     @property
-    def covars_(self) -> np.ndarray:
+    def covars_(self) -> FloatArray:
         """hmmlearn's name for ``covariances_`` (the same layout)."""
         self._check_fitted()
         return self.covariances_
@@ -252,7 +258,7 @@ class GMMHMM(GaussianFamilyHMM):
         self.covariances_ = np.asarray(value, dtype=np.float64)
 
     def _current_config(self) -> Dict[str, Any]:
-        config = getattr(self, "_config", None)
+        config: Optional[Dict[str, Any]] = getattr(self, "_config", None)
         if config is not None:
             return config
         K = check_int(self.n_components, "n_components", 1)
@@ -266,7 +272,7 @@ class GMMHMM(GaussianFamilyHMM):
             **self._chain_config_of_constructor(K),
         }
 
-    def _core_model(self) -> Any:
+    def _core_model(self) -> _core.GMMHMMModel:
         self._check_fitted()
         c = self._current_config()
         weights = np.ascontiguousarray(self.weights_, dtype=np.float64)
@@ -303,12 +309,14 @@ class GMMHMM(GaussianFamilyHMM):
             self._core_fixed(c["fixed"]),
         )
 
-    def _sequences(self, X: Any, lengths: Any):
+    def _sequences(self, X: Any, lengths: Any) -> Tuple[NDArray[Any], NDArray[np.int64]]:
         self._check_fitted()
         X, lengths, _ = check_sequences(X, lengths, n_features=np.shape(self.means_)[-1])
         return X, lengths
 
-    def sample(self, n_samples: int = 1, random_state: Any = None) -> Tuple[np.ndarray, np.ndarray]:
+    def sample(
+        self, n_samples: int = 1, random_state: Any = None
+    ) -> Tuple[NDArray[Any], NDArray[np.intp]]:
         """One sequence of ``n_samples`` time steps and its states (seeded by ``random_state``,
         else the estimator's ``random_state``)."""
         n_samples = check_int(n_samples, "n_samples", 1)

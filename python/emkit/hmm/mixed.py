@@ -3,16 +3,22 @@ the state (the core's HMM over the Product family)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple, cast
 
 import numpy as np
 
 from .. import _core
 from .._base import deprecated_alias
 from .._families import mixed as layout
+from .._typing import FloatArray, NDArray, ObjectArray
 from .._validation import check_float, check_int, is_dataframe, restart_seeds
 from .base import BaseHMM, _as_2d, _concat_sequences, check_lengths, check_sequence_weight
-from .categorical import _check_emission_concentration, _flat_probs, _sample_categorical, _split_probs
+from .categorical import (
+    _check_emission_concentration,
+    _flat_probs,
+    _sample_categorical,
+    _split_probs,
+)
 
 MIXED_FIXED_GROUPS = ("startprob", "transmat", "emissionprob", "means", "variances", "rates")
 
@@ -38,8 +44,10 @@ class HMM(BaseHMM):
     "means", "variances", "rates".
     """
 
-    _parameter_attributes = ("startprob_", "transmat_", "means_", "variances_", "rates_")
-    _fixed_groups = MIXED_FIXED_GROUPS
+    _parameter_attributes: Tuple[str, ...] = (
+        "startprob_", "transmat_", "means_", "variances_", "rates_"
+    )
+    _fixed_groups: Tuple[str, ...] = MIXED_FIXED_GROUPS
 
     def __init__(
         self,
@@ -89,7 +97,10 @@ class HMM(BaseHMM):
             )
         return deprecated_alias(self.emission, "emission", self.measurement, "measurement", None)
 
-    def _prepare(self, X: Any, lengths: Any, sample_weight: Any):
+    def _prepare(self, X: Any, lengths: Any, sample_weight: Any) -> Tuple[
+        NDArray[Any], NDArray[np.int64], Optional[ObjectArray], FloatArray, FloatArray,
+        Dict[str, Any], Any,
+    ]:
         X, lengths = _concat_sequences(X, lengths)
         X = _as_2d(X)
         kinds = layout.emission_kinds(X, self._measurement_spec())
@@ -136,7 +147,9 @@ class HMM(BaseHMM):
         )
         return M, lengths, names, w, row_weight, p, None
 
-    def _initial_parameters(self, X: np.ndarray, row_weight: np.ndarray, p: Dict[str, Any], seed: int):
+    def _initial_parameters(
+        self, X: NDArray[Any], row_weight: FloatArray, p: Dict[str, Any], seed: int
+    ) -> Tuple[FloatArray, ...]:
         K, R = p["n_components"], p["n_categories"]
         qc, qn = len(R), len(p["groups"]["gaussian"])
         rng = np.random.default_rng(seed)
@@ -190,13 +203,13 @@ class HMM(BaseHMM):
             np.ascontiguousarray(variances), np.ascontiguousarray(rates)
 
     @staticmethod
-    def _core_fixed(fixed: FrozenSet[str], R: List[int], qn: int, qp: int) -> list:
+    def _core_fixed(fixed: FrozenSet[str], R: List[int], qn: int, qp: int) -> List[str]:
         whole = (not R or "emissionprob" in fixed) and (qn == 0 or {"means", "variances"} <= fixed) and (
             qp == 0 or "rates" in fixed
         )
         return sorted(fixed | {"emission"} if whole else fixed)
 
-    def _make_model(self, start, p: Dict[str, Any], prior: Any) -> Any:
+    def _make_model(self, start: Any, p: Dict[str, Any], prior: Any) -> _core.ProductHMMModel:
         R = p["n_categories"]
         return _core.ProductHMMModel(
             start[0], start[1], start[2] if R else None, R, start[3], start[4], start[5],
@@ -205,16 +218,16 @@ class HMM(BaseHMM):
         )
 
     @staticmethod
-    def _core_matrix(a: np.ndarray, K: int) -> np.ndarray:
+    def _core_matrix(a: FloatArray, K: int) -> FloatArray:
         return np.zeros((K, 0)) if a.shape[0] == 0 else a
 
-    def _store(self, model: Any, p: Dict[str, Any], prior: Any) -> None:
+    def _store(self, model: _core.ProductHMMModel, p: Dict[str, Any], prior: Any) -> None:
         K = p["n_components"]
         self.startprob_ = model.startprob
         self.transmat_ = model.transmat
         R = p["n_categories"]
-        if R:
-            self.emissionprob_ = _split_probs(model.emissionprob, R)
+        if R:  # the model has a categorical part: emissionprob is not None
+            self.emissionprob_ = _split_probs(cast(FloatArray, model.emissionprob), R)
         self.means_ = self._core_matrix(model.means, K)
         self.variances_ = self._core_matrix(model.variances, K)
         self.rates_ = self._core_matrix(model.rates, K)
@@ -234,22 +247,22 @@ class HMM(BaseHMM):
         probs = _flat_probs(self.emissionprob_, K, R, "emissionprob_") if R else np.zeros((K, 0))
         return (self.startprob_, self.transmat_, probs, self.means_, self.variances_, self.rates_)
 
-    def _update_from_model(self, model: Any) -> None:
+    def _update_from_model(self, model: _core.ProductHMMModel) -> None:
         K = len(self.startprob_)
         R = self._current_config()["n_categories"]
-        if R:
-            self.emissionprob_ = _split_probs(model.emissionprob, R)
+        if R:  # the model has a categorical part: emissionprob is not None
+            self.emissionprob_ = _split_probs(cast(FloatArray, model.emissionprob), R)
         self.means_ = self._core_matrix(model.means, K)
         self.variances_ = self._core_matrix(model.variances, K)
         self.rates_ = self._core_matrix(model.rates, K)
 
     def _current_config(self) -> Dict[str, Any]:
-        config = getattr(self, "_config", None)
+        config: Optional[Dict[str, Any]] = getattr(self, "_config", None)
         if config is None:
             raise ValueError(f"This {type(self).__name__} has no column layout; call fit or initialize first")
         return config
 
-    def _core_model(self) -> Any:
+    def _core_model(self) -> _core.ProductHMMModel:
         self._check_fitted()
         c = self._current_config()
         startprob = np.asarray(self.startprob_, dtype=np.float64)
@@ -265,14 +278,16 @@ class HMM(BaseHMM):
             self._core_fixed(c["fixed"], R, means.shape[1], rates.shape[1]),
         )
 
-    def _sequences(self, X: Any, lengths: Any):
+    def _sequences(self, X: Any, lengths: Any) -> Tuple[NDArray[Any], NDArray[np.int64]]:
         self._check_fitted()
         c = self._current_config()
         X, lengths = _concat_sequences(X, lengths)
         M, _ = layout.mixed_matrix(_as_2d(X), c["groups"], encoding=self.encoding_)
         return M, check_lengths(lengths, M.shape[0])
 
-    def sample(self, n_samples: int = 1, random_state: Any = None) -> Tuple[np.ndarray, np.ndarray]:
+    def sample(
+        self, n_samples: int = 1, random_state: Any = None
+    ) -> Tuple[NDArray[Any], NDArray[np.intp]]:
         """One sequence of ``n_samples`` time steps ((n_samples, n_columns) floats in the columns'
         order in X; categorical columns hold codes) and its states."""
         n_samples = check_int(n_samples, "n_samples", 1)

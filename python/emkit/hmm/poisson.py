@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .._typing import FloatArray
 from .mixed import HMM
 
 
@@ -69,7 +70,7 @@ class PoissonHMM(HMM):
         return ["rates" if n == "lambdas" else n for n in names]
 
     @property
-    def lambdas_(self) -> np.ndarray:
+    def lambdas_(self) -> FloatArray:
         """Poisson rates, (n_components, n_features) (hmmlearn's name)."""
         return self.rates_
 

@@ -5,13 +5,53 @@ a readable summary. A mixin of :class:`LatentClass`: it reads the estimator's ow
 from __future__ import annotations
 
 import math
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, cast
 
 import numpy as np
+
+from .._typing import FloatArray, NDArray, RealArray
+
+if TYPE_CHECKING:
+    from .._categorical import CategoricalEncoding
+    from .._restarts import RestartReport
 
 
 class LatentClassInference:
     """Fit statistics, standard errors and the summary of a fitted :class:`LatentClass`."""
+
+    if TYPE_CHECKING:
+        # What the mixin reads of LatentClass (its parameters, configuration and record).
+        fit_intercept: Any
+        encoding_: CategoricalEncoding
+        loglik_: float
+        n_iter_: int
+        converged_: bool
+        restarts_: RestartReport
+        _weights: FloatArray
+        _probs_flat: FloatArray
+        # An array or None according to the model's form (_kind: covariates, mixed items); mypy
+        # cannot follow that correlation, so these stay Any.
+        _coef: Any
+        _means: Any
+        _variances: Any
+        _rates: Any
+        _kind: str
+        _config: Dict[str, Any]
+        _n_threads: int
+
+        def _check_fitted(self) -> None: ...
+        def _core_model(self) -> Any: ...
+        def _split(self, flat: FloatArray) -> List[Any]: ...
+        def score_samples(self, X: Any, covariates: Any = None) -> FloatArray: ...
+
+        # What it computes.
+        n_parameters_: int
+        aic_: float
+        bic_: float
+        g_squared_: Optional[float]
+        chi_squared_: Optional[float]
+        df_: Optional[int]
+        weights_se_: Optional[FloatArray]
 
     def _compute_statistics(self, data: Any) -> None:
         """Fit statistics and standard errors on the training data (a ``layout.TrainingData``)."""
@@ -22,7 +62,7 @@ class LatentClassInference:
         groups = data.groups
         fixed_weights = "weights" in self._config["fixed"]
         X_all = data.rows if mixed else None
-        rows = (np.where(np.isnan(X_all[:, : len(R)]), -1, X_all[:, : len(R)]).astype(np.int32)
+        rows = (np.where(np.isnan(data.rows[:, : len(R)]), -1, data.rows[:, : len(R)]).astype(np.int32)
                 if mixed else data.rows)
         if mixed:
             log_resp, log_prob = model.posterior(X_all, self._n_threads)
@@ -72,8 +112,8 @@ class LatentClassInference:
             self.chi_squared_ = None
         self._standard_errors(rows, counts, h, Z, X_all, groups, fixed_weights)
 
-    def _standard_errors(self, patterns: np.ndarray, counts: np.ndarray, h: np.ndarray, Z: Optional[np.ndarray],
-                         X_all: Optional[np.ndarray], groups: Any, fixed_weights: bool) -> None:
+    def _standard_errors(self, patterns: NDArray[Any], counts: FloatArray, h: FloatArray, Z: Optional[FloatArray],
+                         X_all: Optional[FloatArray], groups: Any, fixed_weights: bool) -> None:
         """Observed information from the per-case scores (poLCA): the scores of log p(x_i) in
         the log-ratio parameters, their weighted outer product, then the delta method."""
         K = self._weights.shape[0]
@@ -82,8 +122,9 @@ class LatentClassInference:
         probs = self._split_plain(self._probs_flat)
         # The scores of a block of rows (n_block × parameters) and the jacobians of the parameters;
         # the information is accumulated block by block so memory stays O(block × parameters).
-        def scores_of(sl: slice):
-            score_blocks, jac_blocks = [], []  # jacobians map log-ratio parameters to probabilities
+        def scores_of(sl: slice) -> Tuple[FloatArray, List[Tuple[Any, FloatArray]]]:
+            score_blocks: List[FloatArray] = []
+            jac_blocks: List[Tuple[Any, FloatArray]] = []  # map log-ratio parameters to probabilities
             if Z is not None and K > 1:
                 class_probs = _class_probs(Z[sl], self._coef)
                 for k in range(1, K):
@@ -93,8 +134,8 @@ class LatentClassInference:
                 score_blocks.append(h[sl, 1:] - pi[1:])
                 J = np.zeros((K, K - 1))
                 for k in range(K):
-                    for l in range(1, K):
-                        J[k, l - 1] = pi[k] * ((k == l) - pi[l])
+                    for other in range(1, K):
+                        J[k, other - 1] = pi[k] * ((k == other) - pi[other])
                 jac_blocks.append(("weights", J))
             for j, r in enumerate(R):
                 x = patterns[sl, j]
@@ -112,6 +153,7 @@ class LatentClassInference:
                     jac_blocks.append((("probs", j, k), J))
             if X_all is not None:
                 qc = len(R)
+                var: Any  # the variances (normal items), None for the Poisson items
                 for kind, start_col, loc, var in (
                     ("normal", qc, self._means, self._variances),
                     ("poisson", qc + len(groups["gaussian"]), self._rates, None),
@@ -132,12 +174,13 @@ class LatentClassInference:
                                 jac_blocks.append((("rates", j, k), np.array([[loc[k, j]]])))
             return np.concatenate(score_blocks, axis=1), jac_blocks
 
-        info, jac_blocks = None, []
+        info: Optional[FloatArray] = None
+        jac_blocks: List[Tuple[Any, FloatArray]] = []
         for begin in range(0, patterns.shape[0], 4096):
             scores, jac_blocks = scores_of(slice(begin, begin + 4096))
             part = (scores * counts[begin : begin + 4096, None]).T @ scores
             info = part if info is None else info + part
-        cov = _covariance_from_information(info)
+        cov = _covariance_from_information(cast(FloatArray, info))  # not None: at least one row
         offset = 0
         self.weights_se_ = np.zeros(K)
         probs_se = np.zeros_like(self._probs_flat)
@@ -145,7 +188,9 @@ class LatentClassInference:
             self.means_se_ = np.zeros_like(self._means)
             self.variances_se_ = np.zeros_like(self._means)
             self.rates_se_ = np.zeros_like(self._rates)
-        coef_se = np.zeros_like(self._coef) if self._coef is not None else None
+        coef_se: Optional[FloatArray] = (
+            np.zeros_like(self._coef) if self._coef is not None else None
+        )
         starts = np.concatenate([[0], np.cumsum(R)])
         for key, J in jac_blocks:
             m = J.shape[1]
@@ -154,7 +199,7 @@ class LatentClassInference:
             if key == "weights":
                 self.weights_se_ = se
             elif key[0] == "coef":
-                coef_se[:, key[1]] = se
+                cast(FloatArray, coef_se)[:, key[1]] = se  # coef blocks only with covariates
             elif key[0] in ("means", "variances", "rates"):
                 getattr(self, f"{key[0]}_se_")[key[2], key[1]] = se[0]
             else:
@@ -167,19 +212,19 @@ class LatentClassInference:
             self.weights_se_ = None  # the weights are not parameters with covariates: see coef_se_
 
     @property
-    def coef_se_(self) -> np.ndarray:
+    def coef_se_(self) -> FloatArray:
         """Standard errors of ``coef_`` (observed information from per-case scores)."""
         self._check_fitted()
         if getattr(self, "_coef_se_full", None) is None:
             raise AttributeError("coef_se_: only for a model fitted with covariates (and not reordered since)")
         return self._coef_se_full[:, 1:]
 
-    def _split_plain(self, flat: np.ndarray) -> List[np.ndarray]:
+    def _split_plain(self, flat: FloatArray) -> List[FloatArray]:
         starts = np.concatenate([[0], np.cumsum(self.encoding_.n_categories)])
         return [flat[:, starts[j] : starts[j + 1]] for j in range(len(starts) - 1)]
 
     @property
-    def probs_se_(self) -> list:
+    def probs_se_(self) -> List[Any]:
         """Standard errors of ``probs_``, same layout."""
         self._check_fitted()
         return self._split(self._probs_se_flat)
@@ -261,15 +306,16 @@ class LatentClassInference:
 
 
 
-def _class_probs(Z: np.ndarray, coef: np.ndarray) -> np.ndarray:
+def _class_probs(Z: FloatArray, coef: FloatArray) -> FloatArray:
     """pi_ik = softmax_k(z_i . coef_k)."""
     eta = Z @ coef
     eta -= eta.max(axis=1, keepdims=True)
     e = np.exp(eta)
-    return e / e.sum(axis=1, keepdims=True)
+    probs: FloatArray = e / e.sum(axis=1, keepdims=True)  # numpy types keepdims sums Any
+    return probs
 
 
-def _covariance_from_information(info: np.ndarray) -> np.ndarray:
+def _covariance_from_information(info: FloatArray) -> RealArray:
     """The inverse of the information matrix by Cholesky solves; a singular information (a
     parameter on the boundary) falls back to the pseudo-inverse."""
     n = info.shape[0]

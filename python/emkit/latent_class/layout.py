@@ -5,12 +5,13 @@ design of latent class regression."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from .._categorical import CategoricalEncoding, compress_patterns, encode_fit
 from .._families import mixed as mixed_layout
+from .._typing import FloatArray, NDArray
 from .._validation import check_sample_weight, is_dataframe
 
 #: The three forms of the model: categorical items only, with covariates, with mixed items.
@@ -22,16 +23,16 @@ class TrainingData:
     """Training data in the core's layout."""
 
     kind: str
-    rows: np.ndarray  # int32 codes (categorical, regression) or the mixed float matrix
-    counts: np.ndarray  # the rows' weights (pattern counts when compressed)
+    rows: NDArray[Any]  # int32 codes (categorical, regression) or the mixed float matrix
+    counts: FloatArray  # the rows' weights (pattern counts when compressed)
     encoding: CategoricalEncoding
-    covariates: Optional[np.ndarray] = None  # the design (intercept included)
+    covariates: Optional[FloatArray] = None  # the design (intercept included)
     covariate_names: Optional[List[str]] = None
     groups: Dict[str, List[int]] = field(default_factory=dict)  # mixed: column indices per family
     emission: List[str] = field(default_factory=list)  # the family of every column
 
 
-def check_covariates(covariates: Any, n_rows: int):
+def check_covariates(covariates: Any, n_rows: int) -> Tuple[FloatArray, Optional[List[str]]]:
     """A float (n, q) covariate matrix (NaN = missing) and its column names."""
 
     names = None
@@ -52,7 +53,7 @@ def check_covariates(covariates: Any, n_rows: int):
     return np.ascontiguousarray(Z), names
 
 
-def design(Z: np.ndarray, fit_intercept: bool) -> np.ndarray:
+def design(Z: FloatArray, fit_intercept: bool) -> FloatArray:
     """The covariates with an intercept column first when fit_intercept."""
     if fit_intercept:
         Z = np.concatenate([np.ones((Z.shape[0], 1)), Z], axis=1)
@@ -114,7 +115,7 @@ def _prepare_mixed(X: Any, sample_weight: Any, emission: List[str], n_categories
     return TrainingData("mixed", M, weights, encoding, groups=groups, emission=emission)
 
 
-def _check_enough_rows(weights: np.ndarray, n_components: int) -> None:
+def _check_enough_rows(weights: FloatArray, n_components: int) -> None:
     n_positive = int((weights > 0).sum())
     if n_positive < n_components:
         raise ValueError(

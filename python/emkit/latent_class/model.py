@@ -4,7 +4,7 @@ core, with the fit statistics and standard errors LCA users publish."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, cast
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from .. import _core
 from .._base import EMEstimator, deprecated_alias
 from .._categorical import encode_new
 from .._families import mixed as mixed_layout
+from .._typing import FloatArray, NDArray
 from .._validation import (
     check_choice,
     check_fixed,
@@ -171,7 +172,9 @@ class LatentClass(LatentClassInference, EMEstimator):
             ),
         }
 
-    def _check_inits(self, K: int, n_categories: List[int]):
+    def _check_inits(
+        self, K: int, n_categories: List[int]
+    ) -> Tuple[Optional[FloatArray], Optional[FloatArray]]:
         weights = None
         if self.weights_init is not None:
             weights = np.asarray(self.weights_init, dtype=np.float64)
@@ -194,7 +197,9 @@ class LatentClass(LatentClassInference, EMEstimator):
             probs = np.ascontiguousarray(np.concatenate(blocks, axis=1))
         return weights, probs
 
-    def _prepare(self, X: Any, sample_weight: Any, covariates: Any):
+    def _prepare(self, X: Any, sample_weight: Any, covariates: Any) -> Tuple[
+        Dict[str, Any], layout.TrainingData, Tuple[Optional[FloatArray], Optional[FloatArray]]
+    ]:
         """Everything fit and initialize check before any work: (parameters, training data,
         user initial values)."""
         p = self._check_params()
@@ -223,7 +228,7 @@ class LatentClass(LatentClassInference, EMEstimator):
             ),
         }
         if data.kind == "regression":
-            start["coef"] = np.zeros((data.covariates.shape[1], K))
+            start["coef"] = np.zeros((cast(FloatArray, data.covariates).shape[1], K))  # regression
         if data.kind == "mixed":
             qc, qn, qp = len(R), len(data.groups["gaussian"]), len(data.groups["poisson"])
             cont, weights = data.rows[:, qc:], data.counts
@@ -275,7 +280,8 @@ class LatentClass(LatentClassInference, EMEstimator):
         self._covariate_names = data.covariate_names
         self._update_from_model(model, K)
         if data.kind == "regression":
-            self._weights = _class_probs(data.covariates, self._coef).T @ data.counts / data.counts.sum()
+            design = cast(FloatArray, data.covariates)  # regression: the covariate design
+            self._weights = _class_probs(design, self._coef).T @ data.counts / data.counts.sum()
 
     def _update_from_model(self, model: Any, K: int) -> None:
         if self._kind == "regression":
@@ -290,7 +296,7 @@ class LatentClass(LatentClassInference, EMEstimator):
             )
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, covariates: Any = None) -> "LatentClass":
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None, covariates: Any = None) -> LatentClass:
         """Fits the model (best of ``n_init`` runs); frequency weights allowed; with
         ``covariates`` (n × q), class membership is a multinomial logit in them. Returns self."""
         p, data, inits = self._prepare(X, sample_weight, covariates)
@@ -299,7 +305,7 @@ class LatentClass(LatentClassInference, EMEstimator):
             raise ValueError("warm_start: the previous fit has another form or n_components")
         R = data.encoding.n_categories
 
-        def run(index: int, seed: int, callback: Any):
+        def run(index: int, seed: int, callback: Any) -> Tuple[Any, Dict[str, Any]]:
             start = self._current_parameters() if warm else self._start(data, p, inits, seed)
             model = self._make_model(data.kind, start, R, p)
             if data.kind == "regression":
@@ -318,11 +324,11 @@ class LatentClass(LatentClassInference, EMEstimator):
             self.reorder(np.argsort(-self._weights, kind="stable"))
         return self
 
-    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None, covariates: Any = None) -> np.ndarray:
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None, covariates: Any = None) -> NDArray[np.intp]:
         return self.fit(X, sample_weight=sample_weight, covariates=covariates).predict(X, covariates=covariates)
 
     # ------------------------------------------------------------------ the EM protocol
-    def initialize(self, X: Any, sample_weight: Any = None, covariates: Any = None) -> "LatentClass":
+    def initialize(self, X: Any, sample_weight: Any = None, covariates: Any = None) -> LatentClass:
         """Sets the starting parameters of the first run (the start of ``fit`` with this
         ``random_state``) without fitting, for an external driver of ``e_step`` / ``m_step``."""
         p, data, inits = self._prepare(X, sample_weight, covariates)
@@ -336,7 +342,7 @@ class LatentClass(LatentClassInference, EMEstimator):
         p = {"prior": self.prior_, "fixed": frozenset(self._config["fixed"]), "reg_covar": self._config["reg_covar"]}
         return self._make_model(self._kind, self._current_parameters(), self.encoding_.n_categories, p)
 
-    def _rows(self, X: Any, covariates: Any) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    def _rows(self, X: Any, covariates: Any) -> Tuple[NDArray[Any], Optional[FloatArray]]:
         """New data in the core's layout: (codes or the mixed matrix, covariate design or None)."""
         self._check_fitted()
         if self._kind == "mixed":
@@ -368,7 +374,7 @@ class LatentClass(LatentClassInference, EMEstimator):
             return self._stats(model.e_step(rows, w, self._n_threads))
         return self._stats(model.e_step(rows, Z, w, self._n_threads))
 
-    def m_step(self, stats: Any) -> "LatentClass":
+    def m_step(self, stats: Any) -> LatentClass:
         """Updates the parameters from summed statistics (MAP when a prior is set)."""
         core_stats = self._check_stats(stats)
         model = self._core_model()
@@ -381,55 +387,59 @@ class LatentClass(LatentClassInference, EMEstimator):
         return float(self._core_model().log_prior())
 
     # ------------------------------------------------------------------ parameters
-    def _mixed_attr(self, name: str) -> np.ndarray:
+    def _mixed_attr(self, name: str) -> FloatArray:
         self._check_fitted()
         if self._kind != "mixed":
             raise AttributeError(f"{name}: the model has no continuous or count indicators")
-        return {"means_": self._means, "variances_": self._variances, "rates_": self._rates}[name]
+        values = {"means_": self._means, "variances_": self._variances, "rates_": self._rates}
+        value: FloatArray = values[name]
+        return value
 
     @property
-    def means_(self) -> np.ndarray:
+    def means_(self) -> FloatArray:
         """Means of the continuous ("gaussian") items, classes × items."""
         return self._mixed_attr("means_")
 
     @property
-    def variances_(self) -> np.ndarray:
+    def variances_(self) -> FloatArray:
         """Variances of the continuous items, classes × items."""
         return self._mixed_attr("variances_")
 
     @property
-    def rates_(self) -> np.ndarray:
+    def rates_(self) -> FloatArray:
         """Rates of the count ("poisson") items, classes × items."""
         return self._mixed_attr("rates_")
 
     @property
-    def coef_(self) -> np.ndarray:
+    def coef_(self) -> FloatArray:
         """Multinomial-logit coefficients ((intercept +) covariates × classes 1..K-1; class 0 is
         the reference). Only with covariates."""
         self._check_fitted()
         if self._coef is None:
             raise AttributeError("coef_: the model was fitted without covariates")
-        return self._coef[:, 1:]
+        coef: FloatArray = self._coef[:, 1:]
+        return coef
 
     # ------------------------------------------------------------------ parameters
     @property
-    def weights_(self) -> np.ndarray:
+    def weights_(self) -> FloatArray:
         self._check_fitted()
         return self._weights
 
     @property
-    def probs_(self) -> list:
+    def probs_(self) -> List[Any]:
         """One ``n_classes × R_j`` array per item (a labelled DataFrame when fitted on one)."""
         self._check_fitted()
         return self._split(self._probs_flat)
 
     @property
-    def categories_(self) -> List[np.ndarray]:
+    def categories_(self) -> List[NDArray[Any]]:
         self._check_fitted()
         return self.encoding_.categories
 
-    def _split(self, flat: np.ndarray) -> list:
-        out, start = [], 0
+    def _split(self, flat: FloatArray) -> List[Any]:
+        out: List[Any] = []
+        start = 0
         labelled = self.encoding_.labelled
         for item, labels in zip(self.encoding_.item_names, self.encoding_.categories):
             block = flat[:, start : start + len(labels)]
@@ -442,7 +452,7 @@ class LatentClass(LatentClassInference, EMEstimator):
             out.append(block)
         return out
 
-    def reorder(self, order: Any) -> "LatentClass":
+    def reorder(self, order: Any) -> LatentClass:
         """Permutes the classes: class k becomes the old class ``order[k]`` (label switching)."""
         self._check_fitted()
         order = np.asarray(order)
@@ -468,22 +478,26 @@ class LatentClass(LatentClassInference, EMEstimator):
         return self
 
     # ------------------------------------------------------------------ inference
-    def _posterior(self, X: Any, covariates: Any = None):
+    def _posterior(self, X: Any, covariates: Any = None) -> Tuple[FloatArray, FloatArray]:
         rows, Z = self._rows(X, covariates)
-        model = self._core_model()
+        model = self._core_model()  # one of three core models (the form): typed Any
+        posterior: Tuple[FloatArray, FloatArray]
         if Z is None:
-            return model.posterior(rows, self._n_threads)
-        return model.posterior(rows, Z, self._n_threads)
+            posterior = model.posterior(rows, self._n_threads)
+            return posterior
+        posterior = model.posterior(rows, Z, self._n_threads)
+        return posterior
 
-    def predict_proba(self, X: Any, covariates: Any = None) -> np.ndarray:
+    def predict_proba(self, X: Any, covariates: Any = None) -> FloatArray:
         """Posterior class membership probabilities (missing items integrated out)."""
         return np.exp(self._posterior(X, covariates)[0])
 
-    def predict(self, X: Any, covariates: Any = None) -> np.ndarray:
+    def predict(self, X: Any, covariates: Any = None) -> NDArray[np.intp]:
         """Modal class assignment."""
-        return self._posterior(X, covariates)[0].argmax(axis=1)
+        labels: NDArray[np.intp] = self._posterior(X, covariates)[0].argmax(axis=1)  # numpy: Any
+        return labels
 
-    def score_samples(self, X: Any, covariates: Any = None) -> np.ndarray:
+    def score_samples(self, X: Any, covariates: Any = None) -> FloatArray:
         """log p(x_i) of every row (given its covariates)."""
         return self._posterior(X, covariates)[1]
 
@@ -493,7 +507,7 @@ class LatentClass(LatentClassInference, EMEstimator):
         w = check_sample_weight(sample_weight, log_prob.shape[0])
         return float(np.average(log_prob, weights=w if w.size else None))
 
-    def sample(self, n_samples: int = 1):
+    def sample(self, n_samples: int = 1) -> Tuple[NDArray[np.int32], NDArray[np.intp]]:
         """(codes, classes) of ``n_samples`` simulated respondents (seeded by random_state)."""
         n_samples = check_int(n_samples, "n_samples", 1)
         self._check_fitted()
@@ -501,4 +515,3 @@ class LatentClass(LatentClassInference, EMEstimator):
             raise ValueError("sample: available for categorical indicators without covariates only")
         codes, labels = self._core_model().sample(n_samples, restart_seeds(self.random_state, 1)[0])
         return codes, labels.astype(np.intp)
-

@@ -45,7 +45,7 @@ EMPTY_COMPONENT_TOL = 1e-10
 def _check_covariance_type(covariance_type):
     if covariance_type not in COVARIANCE_TYPES:
         raise ValueError(
-            "covariance_type must be one of %r, got %r" % (COVARIANCE_TYPES, covariance_type)
+            f"covariance_type must be one of {COVARIANCE_TYPES!r}, got {covariance_type!r}"
         )
 
 

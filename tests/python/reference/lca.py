@@ -66,7 +66,7 @@ def _as_measurement(measurement, J):
         raise ValueError("measurement must have one entry per column of X")
     for m in measurement:
         if m not in MEASUREMENTS:
-            raise ValueError("measurement entries must be in %r, got %r" % (MEASUREMENTS, m))
+            raise ValueError(f"measurement entries must be in {MEASUREMENTS!r}, got {m!r}")
     return measurement
 
 
@@ -91,11 +91,11 @@ def _as_params(params, measurement):
     for j, m in enumerate(measurement):
         p = np.array(params[j], dtype=float)
         if m == "categorical" and p.ndim != 2:
-            raise ValueError("categorical item %d: params must be (K, R_j)" % j)
+            raise ValueError(f"categorical item {j}: params must be (K, R_j)")
         if m == "gaussian" and (p.ndim != 2 or p.shape[1] != 2):
-            raise ValueError("gaussian item %d: params must be (K, 2) [mean, variance]" % j)
+            raise ValueError(f"gaussian item {j}: params must be (K, 2) [mean, variance]")
         if m == "poisson" and p.ndim != 1:
-            raise ValueError("poisson item %d: params must be (K,)" % j)
+            raise ValueError(f"poisson item {j}: params must be (K,)")
         out.append(p)
     return out
 
@@ -111,13 +111,13 @@ def _observed(column, measurement_j):
 def _check_column(column, observed, measurement_j, j, n_categories=None):
     x = column[observed]
     if not np.all(np.isfinite(x)):
-        raise ValueError("item %d: values must be finite or NaN" % j)
+        raise ValueError(f"item {j}: values must be finite or NaN")
     if measurement_j == "categorical":
         if np.any(x != np.floor(x)) or np.any(x >= n_categories):
-            raise ValueError("item %d: codes must be integers in 0..%d" % (j, n_categories - 1))
+            raise ValueError(f"item {j}: codes must be integers in 0..{n_categories - 1}")
     elif measurement_j == "poisson":
         if np.any(x < 0) or np.any(x != np.floor(x)):
-            raise ValueError("item %d: counts must be nonnegative integers" % j)
+            raise ValueError(f"item {j}: counts must be nonnegative integers")
 
 
 def _log(a):
@@ -250,9 +250,9 @@ def _newton_step_beta(beta, Z, r, w):
         k = a + 1
         gradient[a * p:(a + 1) * p] = Z.T @ (r[:, k] - w * pi[:, k])
         for b in range(m):
-            l = b + 1
-            delta = 1.0 if k == l else 0.0
-            c = w * pi[:, k] * (delta - pi[:, l])  # (n,)
+            k_b = b + 1
+            delta = 1.0 if k == k_b else 0.0
+            c = w * pi[:, k] * (delta - pi[:, k_b])  # (n,)
             hessian[a * p:(a + 1) * p, b * p:(b + 1) * p] = -(Z.T @ (c[:, None] * Z))
 
     try:
@@ -535,7 +535,7 @@ def table_em(X, n_categories, n_iter, sample_weight=None, probs=None):
         probs = np.full(shape, 1.0 / float(np.prod(shape)))
     probs = np.array(probs, dtype=float)
     if probs.shape != shape:
-        raise ValueError("probs must have shape %r" % (shape,))
+        raise ValueError(f"probs must have shape {shape!r}")
     cells = [_compatible_cells(X[i]) for i in range(n)]
 
     def loglik(probs):
