@@ -299,13 +299,6 @@ class GaussianHMMModel(_HMM):
     def covariances(self) -> _Array: ...
     @property
     def covariance_type(self) -> str: ...
-    def e_step(
-        self,
-        X: npt.ArrayLike,
-        lengths: npt.ArrayLike,
-        sample_weight: npt.ArrayLike,
-        n_threads: int = 0,
-    ) -> GaussianHMMStats: ...
     def sample(self, n: int, seed: int) -> Tuple[_Array, _Labels]: ...
 
 class GMMHMMModel(_HMM):
@@ -334,13 +327,6 @@ class GMMHMMModel(_HMM):
     def covariance_type(self) -> str: ...
     @property
     def weights_prior(self) -> _Array: ...
-    def e_step(
-        self,
-        X: npt.ArrayLike,
-        lengths: npt.ArrayLike,
-        sample_weight: npt.ArrayLike,
-        n_threads: int = 0,
-    ) -> GMMHMMStats: ...
     def sample(self, n: int, seed: int) -> Tuple[_Array, _Labels]: ...
 
 class CategoricalHMMModel(_HMM):
@@ -359,13 +345,6 @@ class CategoricalHMMModel(_HMM):
     def emissionprob(self) -> _Array: ...
     @property
     def n_categories(self) -> List[int]: ...
-    def e_step(
-        self,
-        X: npt.ArrayLike,
-        lengths: npt.ArrayLike,
-        sample_weight: npt.ArrayLike,
-        n_threads: int = 0,
-    ) -> CategoricalHMMStats: ...
 
 class ProductHMMModel(_HMM):
     def __init__(
@@ -391,10 +370,3 @@ class ProductHMMModel(_HMM):
     def variances(self) -> _Array: ...
     @property
     def rates(self) -> _Array: ...
-    def e_step(
-        self,
-        X: npt.ArrayLike,
-        lengths: npt.ArrayLike,
-        sample_weight: npt.ArrayLike,
-        n_threads: int = 0,
-    ) -> ProductHMMStats: ...
