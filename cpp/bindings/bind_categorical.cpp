@@ -138,6 +138,24 @@ std::vector<Index> regression_m_step(Regression& self, const AnyStats& stats) {
   return self.empty_states();
 }
 
+using TableStats = ContingencyTable::Stats;
+
+ContingencyTable::Data make_table_data(const ContingencyTable& model, const CodeArray& X, Vector sample_weight) {
+  check_ndim(X, 2, "X");
+  if (X.shape(1) != static_cast<py::ssize_t>(model.n_categories().size()))
+    throw InvalidArgument("X: expected " + std::to_string(model.n_categories().size()) + " variables, got " +
+                          std::to_string(X.shape(1)));
+  return ContingencyTable::Data{CategoricalData(X.data(), X.shape(0), X.shape(1)), std::move(sample_weight)};
+}
+
+TableStats add_table_stats(const TableStats& a, const TableStats& b) {
+  if (a.counts.size() != b.counts.size())
+    throw InvalidArgument("stats: cannot add statistics of tables of different shapes");
+  TableStats out = a;
+  out += b;
+  return out;
+}
+
 }  // namespace
 
 void bind_categorical(py::module_& m) {
@@ -324,29 +342,74 @@ void bind_categorical(py::module_& m) {
           },
           py::arg("X"), py::arg("covariates"), py::arg("n_threads") = 0);
 
+  py::class_<TableStats>(m, "ContingencyTableStats",
+                         "Expected cell counts of an incomplete contingency table over a set of rows (row-major "
+                         "over the variables), with their log-likelihood and weight. They add up over chunks.")
+      .def_property_readonly("counts", [](const TableStats& s) { return to_numpy(s.counts); })
+      .def_readonly("loglik", &TableStats::loglik)
+      .def_readonly("total_weight", &TableStats::total_weight)
+      .def("__add__", &add_table_stats, py::is_operator())
+      .def(py::pickle([](const TableStats& s) { return py::make_tuple(to_numpy(s.counts), s.loglik, s.total_weight); },
+                      [](const py::tuple& t) {
+                        if (t.size() != 3) throw InvalidArgument("stats: expected a state of 3 entries");
+                        return TableStats{to_vector(t[0].cast<DoubleArray>(), "counts"), t[1].cast<double>(),
+                                          t[2].cast<double>()};
+                      }));
+
   py::class_<ContingencyTable>(m, "ContingencyTableModel", "EM for an incomplete contingency table.")
       .def(py::init([](const std::vector<Index>& n_categories, const DoubleArray& probs) {
              return ContingencyTable(n_categories, Eigen::Map<const Vector>(probs.data(), probs.size()));
            }),
            py::arg("n_categories"), py::arg("probs"))
       .def_property_readonly("probs", [](const ContingencyTable& self) { return to_numpy(self.probs()); })
+      .def_property_readonly("n_parameters", &ContingencyTable::n_parameters)
+      .def("log_prior", &ContingencyTable::log_prior)
       .def(
           "fit",
           [](ContingencyTable& self, const CodeArray& X, const DoubleArray& sample_weight, int max_iter, double tol,
              int n_threads) {
             check_ndim(X, 2, "X");
             const FitOptions options = fit_options(max_iter, tol, n_threads, nullptr);
-            Vector w;
-            if (sample_weight.size()) w = to_vector(sample_weight, "sample_weight");
+            Vector w = sample_weight_vector(sample_weight, X.shape(0));
             FitResult result;
             {
               py::gil_scoped_release release;
-              const ContingencyTable::Data data{CategoricalData(X.data(), X.shape(0), X.shape(1)), std::move(w)};
-              result = fit_em(self, data, options);
+              result = fit_em(self, make_table_data(self, X, std::move(w)), options);
             }
             return fit_result_to_dict(result);
           },
-          py::arg("X"), py::arg("sample_weight"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads") = 0);
+          py::arg("X"), py::arg("sample_weight"), py::arg("max_iter"), py::arg("tol"), py::arg("n_threads") = 0)
+      .def(
+          "e_step",
+          [](const ContingencyTable& self, const CodeArray& X, const DoubleArray& sample_weight, int n_threads) {
+            check_ndim(X, 2, "X");
+            Vector w = sample_weight_vector(sample_weight, X.shape(0));
+            py::gil_scoped_release release;
+            return self.e_step(make_table_data(self, X, std::move(w)), n_threads);
+          },
+          py::arg("X"), py::arg("sample_weight"), py::arg("n_threads") = 0)
+      .def(
+          "m_step",
+          [](ContingencyTable& self, const TableStats& stats) {
+            self.m_step(stats);
+            return self.empty_states();
+          },
+          py::arg("stats"))
+      .def(
+          "score",
+          [](const ContingencyTable& self, const CodeArray& X, int n_threads) {
+            check_ndim(X, 2, "X");
+            py::array_t<double> log_prob(X.shape(0));
+            double* out = log_prob.mutable_data();
+            {
+              py::gil_scoped_release release;
+              Eigen::Map<Vector> lp(out, X.shape(0));
+              self.score(make_table_data(self, X, Vector()), n_threads, lp);
+            }
+            return log_prob;
+          },
+          py::arg("X"), py::arg("n_threads") = 0,
+          "log P(the observed variables of each row) under the table (missing variables summed out).");
 
   def_mixture_methods<Model, CodeArray>(model, &make_data, [](const Model& self, const Stats& stats) {
     if (stats.emission.counts.cols() != self.emission().probs().cols())

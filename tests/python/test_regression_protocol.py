@@ -1,6 +1,6 @@
-"""The chunked protocol of the core's latent class regression: e_step on any split of the rows, +,
-m_step and the line-search passes of its Newton step reproduce the in-memory fit to 1e-12;
-statistics pickle and refuse to mix with others."""
+"""The chunked protocol of the core's latent class regression and contingency table: e_step on any
+split of the rows, +, m_step (and, for the regression, the line-search passes of its Newton step)
+reproduce the in-memory fit to 1e-12; statistics pickle and refuse to mix with others."""
 
 import pickle
 
@@ -176,3 +176,68 @@ def test_mismatched_regression_statistics_are_refused():
         model.line_search(Z[:, :2], w)
     with pytest.raises(ValueError, match="sample_weight"):
         model.line_search(Z, w[:-1])
+
+
+# ---------------------------------------------------------------------------------- contingency table
+def table_data(n=500, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.stack([rng.integers(0, 3, n), rng.integers(0, 2, n), rng.integers(0, 4, n)], axis=1)
+    X[rng.uniform(size=X.shape) < 0.3] = -1
+    X[(X < 0).all(axis=1), 0] = 0
+    return X.astype(np.int32), rng.uniform(0.5, 2.0, size=n), [3, 2, 4]
+
+
+def drive_table(model, X, w, n_iter, cuts):
+    parts = chunks(X.shape[0], cuts)
+    history = []
+    for it in range(n_iter + 1):
+        stats = model.e_step(X[parts[0]], w[parts[0]])
+        for s in parts[1:]:
+            stats = stats + model.e_step(X[s], w[s])
+        history.append(stats.loglik + model.log_prior())
+        if it == n_iter:
+            break
+        assert model.m_step(stats) == []
+    return np.array(history)
+
+
+@pytest.mark.parametrize("split", list(SPLITS))
+def test_chunked_table_equals_fit(split):
+    X, w, R = table_data()
+    start = np.full(24, 1.0 / 24)
+    fitted = _core.ContingencyTableModel(R, start)
+    record = fitted.fit(X, w, 20, 0.0, 2)
+    driven = _core.ContingencyTableModel(R, start)
+    history = drive_table(driven, X, w, 20, SPLITS[split])
+    assert rel_err(history, record["history"]) < RTOL
+    assert rel_err(driven.probs, fitted.probs) < RTOL
+
+
+def test_table_statistics_pickle_and_refuse_other_shapes():
+    X, w, R = table_data()
+    model = _core.ContingencyTableModel(R, np.full(24, 1.0 / 24))
+    stats = model.e_step(X, w)
+    again = pickle.loads(pickle.dumps(stats))
+    np.testing.assert_array_equal(again.counts, stats.counts)
+    assert (again.loglik, again.total_weight) == (stats.loglik, stats.total_weight)
+    smaller = _core.ContingencyTableModel([3, 2, 3], np.full(18, 1.0 / 18))
+    other = smaller.e_step(np.where(X[:, :3] > 2, 2, X[:, :3]).astype(np.int32), w)
+    with pytest.raises(ValueError, match="different shapes"):
+        stats + other
+    with pytest.raises(ValueError, match="24 cells"):
+        model.m_step(other)
+    with pytest.raises(ValueError, match="sample_weight"):
+        model.e_step(X, w[:-1])
+    with pytest.raises(ValueError, match="variables"):
+        model.e_step(X[:, :2], w)
+
+
+def test_table_score_log_prior_and_parameters():
+    X, w, R = table_data()
+    model = _core.ContingencyTableModel(R, np.random.default_rng(1).dirichlet(np.ones(24)))
+    probs = model.probs.reshape(R)
+    expected = [np.log(probs[tuple(slice(None) if c < 0 else c for c in row)].sum()) for row in X]
+    np.testing.assert_allclose(model.score(X), expected, rtol=1e-13)
+    assert model.score(X) @ w == pytest.approx(model.e_step(X, w).loglik, rel=1e-13)
+    assert model.log_prior() == 0.0
+    assert model.n_parameters == 23
