@@ -103,7 +103,8 @@ def test_chunked_regression_equals_fit(case, split):
     assert rel_err(driven.probs, fitted.probs) < RTOL
     assert np.all(np.diff(history) >= -1e-10 * np.abs(history[:-1]))
     if case["scale"] > 1:
-        assert (steps < 1).any() and (passes > 1).any()
+        # moved / delta carries rounding, so a halved step is one at most 1/2 (up to it).
+        assert (steps <= 0.5 + 1e-9).any() and (passes > 1).any()
     else:
         assert np.all(passes == 1)
 
