@@ -41,6 +41,16 @@ inline FitOptions fit_options(int max_iter, double tol, int n_threads,
   return options;
 }
 
+// The sample weights of n_rows rows (empty = all one), checked before any work.
+inline Vector sample_weight_vector(const DoubleArray& sample_weight, Index n_rows) {
+  Vector w;
+  if (sample_weight.size()) {
+    w = to_vector(sample_weight, "sample_weight");
+    if (w.size() != n_rows) throw InvalidArgument("sample_weight: expected " + std::to_string(n_rows) + " values");
+  }
+  return w;
+}
+
 // make_data(const Model&, const XArray&, const Vector& sample_weight) -> Model::Data, called
 // without the GIL (it must only read the arrays). check_stats(const Model&, const Stats&) throws
 // when statistics were computed at other parameters.
@@ -48,13 +58,7 @@ template <class Model, class XArray, class MakeData, class CheckStats>
 void def_mixture_methods(py::class_<Model>& cls, MakeData make_data, CheckStats check_stats) {
   using Stats = typename Model::Stats;
   auto weights_of = [](const XArray& X, const DoubleArray& sample_weight) {
-    Vector w;
-    if (sample_weight.size()) {
-      w = to_vector(sample_weight, "sample_weight");
-      if (w.size() != X.shape(0))
-        throw InvalidArgument("sample_weight: expected " + std::to_string(X.shape(0)) + " values");
-    }
-    return w;
+    return sample_weight_vector(sample_weight, X.shape(0));
   };
   cls.def_property_readonly("weights", [](const Model& self) { return to_numpy(self.weights()); })
       .def_property_readonly("n_parameters", &Model::n_parameters, "Free parameters (fixed groups excluded).")

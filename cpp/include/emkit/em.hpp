@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "types.hpp"
@@ -52,8 +54,18 @@ inline bool is_decrease(double previous, double current, double total_weight, do
   return current < previous - slack;
 }
 
+namespace detail {
+// Models whose M-step may wait for further passes over the rows (MixtureRegression's line search):
+// pending_pass(), line_search(data, n_threads) and m_step of its statistics.
+template <class Model, class = void>
+struct HasPendingPasses : std::false_type {};
+template <class Model>
+struct HasPendingPasses<Model, std::void_t<decltype(std::declval<const Model&>().pending_pass())>> : std::true_type {};
+}  // namespace detail
+
 // Model concept: Stats e_step(const Data&, int n_threads) with stats.loglik and
-// stats.total_weight; void m_step(const Stats&); double log_prior(); empty_states().
+// stats.total_weight; void m_step(const Stats&); double log_prior(); empty_states(). A model with
+// pending passes gets them over the whole data after its M-step, as a chunked driver would.
 template <class Model>
 FitResult fit_em(Model& model, const typename Model::Data& data, const FitOptions& options) {
   require(options.max_iter >= 0, "max_iter: expected a value >= 0");
@@ -90,6 +102,8 @@ FitResult fit_em(Model& model, const typename Model::Data& data, const FitOption
     }
     if (iter == options.max_iter) break;
     model.m_step(stats);
+    if constexpr (detail::HasPendingPasses<Model>::value)
+      while (model.pending_pass()) model.m_step(model.line_search(data, options.n_threads));
     result.empty_states.push_back(model.empty_states());
     result.n_iter = iter + 1;
     previous = objective;

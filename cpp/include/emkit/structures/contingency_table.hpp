@@ -57,14 +57,14 @@ class ContingencyTable {
   }
 
   const Vector& probs() const { return probs_; }
+  const std::vector<Index>& n_categories() const { return n_categories_; }
   Index n_cells() const { return probs_.size(); }
   Index n_parameters() const { return n_cells() - 1; }
   double log_prior() const { return 0.0; }
   const std::vector<Index>& empty_states() const { return empty_; }
 
   Stats e_step(const Data& data, int n_threads) const {
-    const Index J = static_cast<Index>(n_categories_.size());
-    require(data.codes.codes.cols() == J, "X: expected " + std::to_string(J) + " variables");
+    check_variables(data);
     return reduce_rows<Stats>(
         data.n_rows(), n_threads, [&] { return Stats{Vector::Zero(n_cells()), 0.0, 0.0}; },
         [&](Stats& acc, Index begin, Index end) {
@@ -73,9 +73,7 @@ class ContingencyTable {
             const double w = data.weight(i);
             acc.total_weight += w;
             if (w == 0.0) continue;
-            compatible_cells(data.codes.codes.row(i), cells);
-            double p_observed = 0.0;
-            for (Index c : cells) p_observed += probs_[c];
+            const double p_observed = observed_probability(data, i, cells);
             if (!(p_observed > 0.0))
               throw NumericalError("row " + std::to_string(i) + " has probability zero under the table");
             acc.loglik += w * std::log(p_observed);
@@ -86,8 +84,19 @@ class ContingencyTable {
   }
 
   void m_step(const Stats& stats) {
+    require(stats.counts.size() == n_cells(), "stats: expected counts of " + std::to_string(n_cells()) + " cells");
     require(stats.total_weight > 0, "stats: total weight must be > 0");
     probs_ = stats.counts / stats.total_weight;
+  }
+
+  // log P(the observed variables of row i) per row (-inf for a record the table cannot produce).
+  void score(const Data& data, int n_threads, Eigen::Ref<Vector> log_prob_row) const {
+    check_variables(data);
+    const ChunkPlan plan = plan_chunks(data.n_rows());
+    parallel_for(plan.n_chunks, n_threads, [&](Index c) {
+      std::vector<Index> cells;
+      for (Index i = plan.begin(c); i < plan.end(c); ++i) log_prob_row[i] = std::log(observed_probability(data, i, cells));
+    });
   }
 
  private:
@@ -95,6 +104,21 @@ class ContingencyTable {
   std::vector<Index> strides_;
   Vector probs_;
   std::vector<Index> empty_;
+
+  void check_variables(const Data& data) const {
+    const Index J = static_cast<Index>(n_categories_.size());
+    require(data.codes.codes.cols() == J, "X: expected " + std::to_string(J) + " variables");
+    require(data.sample_weight.size() == 0 || data.sample_weight.size() == data.n_rows(),
+            "sample_weight: expected " + std::to_string(data.n_rows()) + " values");
+  }
+
+  // P(row i's observed variables): the sum over the cells compatible with it (left in `cells`).
+  double observed_probability(const Data& data, Index i, std::vector<Index>& cells) const {
+    compatible_cells(data.codes.codes.row(i), cells);
+    double p_observed = 0.0;
+    for (Index c : cells) p_observed += probs_[c];
+    return p_observed;
+  }
 
   // The cells agreeing with a record's observed variables (negative code = missing).
   template <class Row>

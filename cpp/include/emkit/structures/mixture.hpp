@@ -71,6 +71,87 @@ template <class Data>
 bool single_precision_rows(const Data&, long) {
   return false;
 }
+
+// One block [begin, end) of a mixture's E-step, shared by Mixture (the same log-weights for every
+// row: log_prior_stride 0) and MixtureRegression (log class probabilities per row: stride K).
+// resp (nb × K) receives the weighted responsibilities w_i p(z_i = k | x_i); the block's
+// log-likelihood, weight, expected counts and emission statistics are added to acc.
+template <class Emission, class Data, class Workspace, class Stats>
+void mixture_e_step_block(const Emission& emission, const Data& data, const Workspace& ws, Index begin, Index end,
+                          bool single, const double* log_prior, Index log_prior_stride, RowMatrix& resp, Stats& acc) {
+  const Index nb = end - begin, K = resp.cols();
+  Vector shift(nb), log_sum(nb);
+  using Cache = BlockCacheOf<Emission>;
+  typename Cache::type cache;
+  if constexpr (Cache::exists)
+    emission.log_prob(data.emission, ws, begin, end, resp, &cache);
+  else
+    emission.log_prob(data.emission, ws, begin, end, resp);
+  // Per row: log p(x_i, k) shifted by its maximum; then one vectorised exp over the block
+  // (in float32 precision for float32 rows: values below e^-87 become 0),
+  // the row sums s_i, log p(x_i) = shift_i + log s_i, responsibilities e / s_i. In SIMD
+  // packets along the row when K is a whole number of them, else plain loops over the K
+  // entries of a row (Eigen's per-row expressions cost more than the work when K is small).
+  const bool packets = vmath::rows_in_packets(K);
+  if (packets && log_prior_stride == 0) {
+    vmath::rows::add_and_shift(resp.data(), nb, K, log_prior, shift.data());
+  } else {
+    for (Index i = 0; i < nb; ++i) {
+      double* row = resp.data() + i * K;
+      const double* log_w = log_prior + i * log_prior_stride;
+      double top = kNegInf;
+      for (Index k = 0; k < K; ++k) {
+        row[k] += log_w[k];
+        top = std::max(top, row[k]);
+      }
+      for (Index k = 0; k < K; ++k) row[k] -= top;
+      shift[i] = top;
+    }
+  }
+  if (single)
+    vmath::exp_nonpositive_single(resp.data(), nb * K);
+  else
+    vmath::exp_in_place(resp.data(), nb * K);
+  Vector row_sum(nb);
+  if (packets) {
+    vmath::rows::sums(resp.data(), nb, K, row_sum.data());
+  } else {
+    for (Index i = 0; i < nb; ++i) {
+      const double* row = resp.data() + i * K;
+      double s = 0.0;
+      for (Index k = 0; k < K; ++k) s += row[k];
+      row_sum[i] = s;
+    }
+  }
+  // A row with a non-finite maximum (every state impossible) gets log p = that maximum and
+  // NaN responsibilities, as log-sum-exp would: the driver reports the objective.
+  for (Index i = 0; i < nb; ++i) log_sum[i] = std::isfinite(shift[i]) ? row_sum[i] : 1.0;
+  vmath::log_of_array(log_sum.data(), log_sum.data(), nb);
+  Vector scale(nb);
+  for (Index i = 0; i < nb; ++i) {
+    const double w = data.weight(begin + i);
+    const double log_norm = std::isfinite(shift[i]) ? shift[i] + log_sum[i] : shift[i];
+    scale[i] = w / row_sum[i];
+    if (w != 0.0) acc.loglik += w * log_norm;
+    acc.total_weight += w;
+  }
+  double* resp_sum = acc.resp_sum.data();
+  if (packets) {
+    vmath::rows::scale_and_sum_columns(resp.data(), nb, K, scale.data(), resp_sum);
+  } else {
+    for (Index i = 0; i < nb; ++i) {
+      double* row = resp.data() + i * K;
+      for (Index k = 0; k < K; ++k) {
+        row[k] *= scale[i];
+        resp_sum[k] += row[k];
+      }
+    }
+  }
+  if constexpr (Cache::exists)
+    emission.accumulate(data.emission, ws, begin, end, resp, acc.emission, &cache);
+  else
+    emission.accumulate(data.emission, ws, begin, end, resp, acc.emission);
+}
 }  // namespace detail
 
 template <class Emission>
@@ -141,79 +222,8 @@ class Mixture {
     return reduce_rows<Stats>(
         data.n_rows(), n_threads, [&] { return make_stats(); },
         [&](Stats& acc, Index begin, Index end) {
-          const Index nb = end - begin;
-          RowMatrix resp(nb, K);
-          Vector shift(nb), log_sum(nb);
-          using Cache = detail::BlockCacheOf<Emission>;
-          typename Cache::type cache;
-          if constexpr (Cache::exists)
-            emission_.log_prob(data.emission, ws, begin, end, resp, &cache);
-          else
-            emission_.log_prob(data.emission, ws, begin, end, resp);
-          // Per row: log p(x_i, k) shifted by its maximum; then one vectorised exp over the block
-          // (in float32 precision for float32 rows: values below e^-87 become 0),
-          // the row sums s_i, log p(x_i) = shift_i + log s_i, responsibilities e / s_i. In SIMD
-          // packets along the row when K is a whole number of them, else plain loops over the K
-          // entries of a row (Eigen's per-row expressions cost more than the work when K is small).
-          const double* log_w = log_weights.data();
-          const bool packets = vmath::rows_in_packets(K);
-          if (packets) {
-            vmath::rows::add_and_shift(resp.data(), nb, K, log_w, shift.data());
-          } else {
-            for (Index i = 0; i < nb; ++i) {
-              double* row = resp.data() + i * K;
-              double top = kNegInf;
-              for (Index k = 0; k < K; ++k) {
-                row[k] += log_w[k];
-                top = std::max(top, row[k]);
-              }
-              for (Index k = 0; k < K; ++k) row[k] -= top;
-              shift[i] = top;
-            }
-          }
-          if (single)
-            vmath::exp_nonpositive_single(resp.data(), nb * K);
-          else
-            vmath::exp_in_place(resp.data(), nb * K);
-          Vector row_sum(nb);
-          if (packets) {
-            vmath::rows::sums(resp.data(), nb, K, row_sum.data());
-          } else {
-            for (Index i = 0; i < nb; ++i) {
-              const double* row = resp.data() + i * K;
-              double s = 0.0;
-              for (Index k = 0; k < K; ++k) s += row[k];
-              row_sum[i] = s;
-            }
-          }
-          // A row with a non-finite maximum (every state impossible) gets log p = that maximum and
-          // NaN responsibilities, as log-sum-exp would: the driver reports the objective.
-          for (Index i = 0; i < nb; ++i) log_sum[i] = std::isfinite(shift[i]) ? row_sum[i] : 1.0;
-          vmath::log_of_array(log_sum.data(), log_sum.data(), nb);
-          Vector scale(nb);
-          for (Index i = 0; i < nb; ++i) {
-            const double w = data.weight(begin + i);
-            const double log_norm = std::isfinite(shift[i]) ? shift[i] + log_sum[i] : shift[i];
-            scale[i] = w / row_sum[i];
-            if (w != 0.0) acc.loglik += w * log_norm;
-            acc.total_weight += w;
-          }
-          double* resp_sum = acc.resp_sum.data();
-          if (packets) {
-            vmath::rows::scale_and_sum_columns(resp.data(), nb, K, scale.data(), resp_sum);
-          } else {
-            for (Index i = 0; i < nb; ++i) {
-              double* row = resp.data() + i * K;
-              for (Index k = 0; k < K; ++k) {
-                row[k] *= scale[i];
-                resp_sum[k] += row[k];
-              }
-            }
-          }
-          if constexpr (Cache::exists)
-            emission_.accumulate(data.emission, ws, begin, end, resp, acc.emission, &cache);
-          else
-            emission_.accumulate(data.emission, ws, begin, end, resp, acc.emission);
+          RowMatrix resp(end - begin, K);
+          detail::mixture_e_step_block(emission_, data, ws, begin, end, single, log_weights.data(), 0, resp, acc);
         });
   }
 
