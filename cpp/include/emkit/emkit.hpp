@@ -9,7 +9,6 @@
 #include "init.hpp"
 #include "parallel.hpp"
 #include "structures/contingency_table.hpp"
-#include "emissions/gaussian_groups.hpp"
 #include "emissions/discrete_groups.hpp"
 #include "emissions/gaussian_mixture_emission.hpp"
 #include "structures/hmm.hpp"

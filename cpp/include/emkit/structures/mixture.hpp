@@ -13,7 +13,7 @@
 
 #include "../parallel.hpp"
 #include "../types.hpp"
-#include "../vector_math.hpp"
+#include "../detail/vector_math.hpp"
 
 namespace emkit {
 
