@@ -36,6 +36,7 @@
 #include "../detail/vector_math.hpp"
 #include "hmm/forward_backward.hpp"
 #include "parameter_groups.hpp"
+#include "seeding.hpp"
 
 namespace emkit {
 
@@ -260,6 +261,23 @@ class HMM {
       empty_ = Groups::maximize(emission_, stats.emission, stats.emission_counts, stats.emission_counts.sum(), fixed_);
     startprob_ = std::move(startprob);
     transmat_ = std::move(transmat);
+  }
+
+  // The family's M-step from given state posteriors (n_rows × K, finite, >= 0; each sequence's
+  // rows scaled by its weight, steps with nothing observed left out), as if an E-step had found
+  // them; the chain's parameters are untouched, and groups held fixed stay. Seeds the emission
+  // parameters, e.g. from a clustering of the time steps, through the family's own M-step.
+  void seed_from_posteriors(const Data& data, const MatrixRef& post, int n_threads = 0) {
+    check_data(data);
+    check_responsibilities(post, data.n_rows(), n_states(), "posteriors");
+    if (is_fixed("emission")) return;
+    Vector row_weight(data.n_rows());
+    for (Index s = 0; s < data.n_sequences(); ++s) row_weight.segment(data.begin(s), data.length(s)).setConstant(data.weight(s));
+    auto family = family_statistics(
+        emission_, data.emission, post,
+        [&](Index i) { return detail::row_has_observation(data.emission, i) ? row_weight[i] : 0.0; }, n_threads);
+    require(family.counts.sum() > 0, "posteriors: no weight on any time step with an observation");
+    empty_ = Groups::maximize(emission_, family.emission, family.counts, family.counts.sum(), fixed_);
   }
 
   // log p(parameters): Dirichlet densities (normalised, over each distribution's support) plus the
