@@ -1,6 +1,6 @@
-// The methods every HMM model binding shares (fit, e_step, m_step, posterior, score, viterbi, the
-// chain's parameters) and its statistics class (additive, picklable), as mixture_methods.hpp does
-// for the mixtures. Each model's binding only says how to build its parameters and its data view.
+// The methods every HMM model binding shares (fit, e_step, m_step, seed_from_posteriors, posterior,
+// score, viterbi, the chain's parameters) and its statistics class (additive, picklable), as
+// mixture_methods.hpp does for the mixtures. Each model's binding only says how to build its parameters and its data view.
 //
 // Pickling: a statistics object's state is (start_counts, transition_counts, emission_counts,
 // loglik, total_weight, [the family's arrays]); emission_state / emission_from_state below give the
@@ -276,6 +276,24 @@ py::class_<typename Model::Stats> def_hmm_methods(py::module_& m, py::class_<Mod
             return self.empty_states();
           },
           py::arg("stats"))
+      .def(
+          "seed_from_posteriors",
+          [make_data](Model& self, const XArray& X, const LengthArray& lengths, const DoubleArray& sample_weight,
+                      const DoubleArray& post, int n_threads) {
+            check_ndim(X, 2, "X");
+            check_ndim(post, 2, "posteriors");
+            const Eigen::Map<const RowMatrix> p(post.data(), post.shape(0), post.shape(1));
+            check_responsibilities(p, X.shape(0), self.n_states(), "posteriors");
+            {
+              py::gil_scoped_release release;
+              const auto data = make_data(self, X, lengths, sample_weight);
+              self.seed_from_posteriors(data, p, n_threads);
+            }
+            return self.empty_states();
+          },
+          py::arg("X"), py::arg("lengths"), py::arg("sample_weight"), py::arg("posteriors"), py::arg("n_threads") = 0,
+          "The emission family's M-step from the given state posteriors (n, K) instead of an E-step's; "
+          "the chain's parameters are untouched. Returns the states that were empty.")
       .def(
           "posterior",
           [make_data](const Model& self, const XArray& X, const LengthArray& lengths, int n_threads) {

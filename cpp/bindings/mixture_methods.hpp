@@ -1,5 +1,5 @@
 // The methods every Mixture model binding shares: fit (the EM driver with a Python callback),
-// e_step, m_step, posterior, log_prior. One template so that each model's binding only says how
+// e_step, m_step, seed_from_responsibilities, posterior, log_prior. One template so that each model's binding only says how
 // to build its parameters and its data view.
 #pragma once
 
@@ -111,6 +111,27 @@ void def_mixture_methods(py::class_<Model>& cls, MakeData make_data, CheckStats 
             return self.empty_states();
           },
           py::arg("stats"))
+      .def(
+          "seed_from_responsibilities",
+          [make_data, weights_of](Model& self, const XArray& X, const DoubleArray& sample_weight,
+                                  const DoubleArray& resp, int n_threads) {
+            check_ndim(X, 2, "X");
+            check_ndim(resp, 2, "resp");
+            Vector w = weights_of(X, sample_weight);
+            const Index n = X.shape(0), K = self.n_states();
+            const Eigen::Map<const RowMatrix> r(resp.data(), resp.shape(0), resp.shape(1));
+            check_responsibilities(r, n, K);
+            {
+              py::gil_scoped_release release;
+              const auto data = make_data(self, X, std::move(w));
+              self.m_step(self.stats_from_responsibilities(data, r, n_threads));
+            }
+            return self.empty_states();
+          },
+          py::arg("X"), py::arg("sample_weight"), py::arg("resp"), py::arg("n_threads") = 0,
+          "The M-step from the given responsibilities (n, K) instead of an E-step's: the family's "
+          "accumulate with them (each row scaled by its sample weight), then its maximize. Seeds a model "
+          "from an assignment; returns the states that were empty.")
       .def(
           "posterior",
           [make_data](const Model& self, const XArray& X, int n_threads) {

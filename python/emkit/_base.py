@@ -195,6 +195,8 @@ class EMEstimator(BaseEstimator):
         (the constructor's arguments) and ``fitted`` (every fitted attribute), built only of
         plain values and numpy arrays. ``set_state`` restores it exactly."""
         self._check_fitted()
+        if self.pending_pass:
+            raise ValueError("get_state: the M-step waits for one more pass of e_step; finish it first")
         params = self.get_params()
         fitted = {
             name: value for name, value in self.__dict__.items() if name not in params

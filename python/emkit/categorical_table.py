@@ -147,11 +147,7 @@ class CategoricalTable(EMEstimator):
         """log P(observed variables of each record) under the fitted table."""
         self._check_fitted()
         codes = encode_new(X, self.encoding_)
-        out = np.empty(codes.shape[0])
-        for i, row in enumerate(codes):
-            index = tuple(slice(None) if c < 0 else int(c) for c in row)
-            out[i] = np.log(self.probs_[index].sum())
-        return out
+        return self._core_model().score(codes, self._n_threads)
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """Average log-likelihood per record (weighted with sample_weight)."""

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "family_blocks.hpp"
 
 using namespace emkit;
 
@@ -20,13 +21,7 @@ const CovarianceType kAllTypes[] = {CovarianceType::Full, CovarianceType::Tied, 
 // log p(x_i | state k) for every row, block by block as the E-step calls it.
 RowMatrix log_prob(const Gaussian& g, const RowMatrix& X, bool cache_conditionals = true) {
   const GaussianData data(X.data(), X.rows(), X.cols());
-  const Gaussian::Workspace ws = g.prepare(data, 1, cache_conditionals);
-  RowMatrix out(X.rows(), g.n_states());
-  for (Index b = 0; b < X.rows(); b += kBlockRows) {
-    const Index e = std::min(X.rows(), b + kBlockRows);
-    g.log_prob(data, ws, b, e, out.middleRows(b, e - b));
-  }
-  return out;
+  return emkit_test::log_prob_by_blocks(g, data, g.prepare(data, 1, cache_conditionals));
 }
 
 // Three well-separated clusters in d dimensions; a fraction of the entries set to NaN (never a
@@ -371,7 +366,7 @@ double direct_log_density(const Gaussian& g, const RowMatrix& X, Index i, Index 
 
 TEST(quadratic_feature_e_step_matches_the_direct_quadratic_form) {
   // d >= kQuadraticEStep, full covariances: the E-step is one product of the rows' quadratic
-  // features with the precisions (Gaussian::quadratic_weights). Checked against
+  // features with the precisions (gaussian::quadratic_weights). Checked against
   // -½(d log 2π + log|Σ|) - ½‖L⁻¹(x - μ)‖² by triangular solves, for state counts that are and are
   // not a whole number of SIMD packets (padding), d a multiple of 8 or not; and states ~10⁴
   // standard deviations from their centre, where the expansion would cancel too many digits and

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "family_blocks.hpp"
 
 using namespace emkit;
 
@@ -44,13 +45,7 @@ GaussianMixtureEmission two_state_mixture(Index M, Index d, RowMatrix weights) {
 
 RowMatrix log_prob_of(const GaussianMixtureEmission& e, const RowMatrix& X) {
   const GaussianData data(X.data(), X.rows(), X.cols(), true);
-  const auto ws = e.prepare(data, 1);
-  RowMatrix out(X.rows(), e.n_states());
-  for (Index b = 0; b < X.rows(); b += kBlockRows) {
-    const Index end = std::min(X.rows(), b + kBlockRows);
-    e.log_prob(data, ws, b, end, out.middleRows(b, end - b));
-  }
-  return out;
+  return emkit_test::log_prob_by_blocks(e, data, e.prepare(data, 1));
 }
 
 }  // namespace

@@ -366,21 +366,39 @@ class LatentClass(LatentClassInference, EMEstimator):
 
     def e_step(self, X: Any, sample_weight: Any = None, covariates: Any = None) -> Any:
         """Expected sufficient statistics of the rows X (and their covariates) at the current
-        parameters (:class:`emkit.Stats`: statistics of chunks add up with ``+``)."""
+        parameters (:class:`emkit.Stats`: statistics of chunks add up with ``+``). While
+        ``pending_pass`` (latent class regression's step-halving), the statistics of the line
+        search instead: the change of the covariates' log-partition at the trial steps."""
         rows, Z = self._rows(X, covariates)
         w = check_sample_weight(sample_weight, rows.shape[0])
+        pending = self.__dict__.get("_pending_model")
+        if pending is not None:
+            return self._stats(pending.line_search(Z, w, self._n_threads))
         model = self._core_model()
         if Z is None:
             return self._stats(model.e_step(rows, w, self._n_threads))
         return self._stats(model.e_step(rows, Z, w, self._n_threads))
 
     def m_step(self, stats: Any) -> LatentClass:
-        """Updates the parameters from summed statistics (MAP when a prior is set)."""
+        """Updates the parameters from summed statistics (MAP when a prior is set). With
+        covariates the class model's Newton step then waits for the line search's pass
+        (``pending_pass``); ``m_step`` of that pass's statistics completes it."""
         core_stats = self._check_stats(stats)
-        model = self._core_model()
+        model = self.__dict__.get("_pending_model")
+        if model is None:
+            model = self._core_model()
         model.m_step(core_stats)
         self._update_from_model(model, self._probs_flat.shape[0])
+        if self._kind == "regression" and model.pending_pass:
+            self._pending_model = model
+        else:
+            self.__dict__.pop("_pending_model", None)
         return self
+
+    @property
+    def pending_pass(self) -> bool:
+        """True while the Newton step of latent class regression waits for its line search."""
+        return self.__dict__.get("_pending_model") is not None
 
     def log_prior(self) -> float:
         """log p(parameters) under the priors (0 without any)."""

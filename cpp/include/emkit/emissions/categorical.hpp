@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../parallel.hpp"
+#include "../structures/parameter_groups.hpp"
 #include "../types.hpp"
 
 namespace emkit {
@@ -416,6 +417,24 @@ class Categorical {
         for (Index b = 0; b <= n_categories_[j + 1]; ++b)
           log_table_.row(g.table_row + a * g.stride + b).head(K) = item_row(j, a) + item_row(j + 1, b);
     }
+  }
+};
+
+// The family's parameter groups, here so that no structure over Categorical can see the primary
+// template instead: one group, "emissionprob" (every item's response probabilities; the same as
+// holding the whole emission fixed).
+template <>
+struct ParameterGroups<Categorical> {
+  static std::vector<std::string> names() { return {"emissionprob"}; }
+
+  static Index n_free_parameters(const Categorical& c, const FixedGroups& fixed) {
+    return fixed.count("emissionprob") ? 0 : c.n_parameters();
+  }
+
+  static std::vector<Index> maximize(Categorical& c, const CategoricalStats& stats, const Vector& counts,
+                                     double total_weight, const FixedGroups& fixed) {
+    if (fixed.count("emissionprob")) return {};
+    return c.maximize(stats, counts, total_weight);
   }
 };
 

@@ -1,8 +1,10 @@
-// Parameter groups of the Categorical and Product families, each of which a structure (the HMM)
-// can hold fixed, through the families' public interfaces only.
+// Parameter groups of the Product family, each of which a structure (the HMM) can hold fixed,
+// through the family's public interface only.
 //
-// Categorical: one group, "emissionprob" (every item's response probabilities; the same as
-// holding the whole emission fixed).
+// TO MOVE: like ParameterGroups<Gaussian> (emissions/gaussian/groups.hpp) and
+// ParameterGroups<Categorical> (emissions/categorical.hpp), this specialisation belongs with its
+// family: until emissions/product.hpp brings it, a file that includes product.hpp and a structure
+// but not this header (or emkit.hpp) instantiates the structure with the primary template.
 //
 // Product: "emissionprob" (the categorical part), "means" and "variances" (the normal items),
 // "rates" (the Poisson items). The parts have disjoint parameters and additive log-likelihoods, so
@@ -19,21 +21,6 @@
 #include "product.hpp"
 
 namespace emkit {
-
-template <>
-struct ParameterGroups<Categorical> {
-  static std::vector<std::string> names() { return {"emissionprob"}; }
-
-  static Index n_free_parameters(const Categorical& c, const FixedGroups& fixed) {
-    return fixed.count("emissionprob") ? 0 : c.n_parameters();
-  }
-
-  static std::vector<Index> maximize(Categorical& c, const CategoricalStats& stats, const Vector& counts,
-                                     double total_weight, const FixedGroups& fixed) {
-    if (fixed.count("emissionprob")) return {};
-    return c.maximize(stats, counts, total_weight);
-  }
-};
 
 template <>
 struct ParameterGroups<Product> {

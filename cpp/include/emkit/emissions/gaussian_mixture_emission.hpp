@@ -31,7 +31,6 @@
 
 #include "../structures/parameter_groups.hpp"
 #include "gaussian.hpp"
-#include "gaussian_groups.hpp"
 
 namespace emkit {
 
@@ -286,7 +285,7 @@ class GaussianMixtureEmission {
   }
 };
 
-// Groups "weights", "means", "covariances" (each state's Gaussian groups, see gaussian_groups.hpp).
+// Groups "weights", "means", "covariances" (each state's Gaussian groups, see gaussian/groups.hpp).
 template <>
 struct ParameterGroups<GaussianMixtureEmission> {
   static std::vector<std::string> names() { return {"weights", "means", "covariances"}; }

@@ -14,8 +14,9 @@
 
 #include "../parallel.hpp"
 #include "../types.hpp"
+#include "../detail/vector_math.hpp"
 #include "parameter_groups.hpp"
-#include "../vector_math.hpp"
+#include "seeding.hpp"
 
 namespace emkit {
 
@@ -225,6 +226,21 @@ class Mixture {
           RowMatrix resp(end - begin, K);
           detail::mixture_e_step_block(emission_, data, ws, begin, end, single, log_weights.data(), 0, resp, acc);
         });
+  }
+
+  // The statistics an E-step would return if the responsibilities were resp (n × K, finite, >= 0;
+  // each row scaled by its sample weight): the family's accumulate with them, loglik 0. Seeds a
+  // model from an assignment (hard or soft) through the family's own M-step:
+  // m_step(stats_from_responsibilities(data, resp)). The weights become resp's column sums over
+  // their total.
+  Stats stats_from_responsibilities(const Data& data, const MatrixRef& resp, int n_threads = 0) const {
+    auto family = family_statistics(emission_, data.emission, resp, [&](Index i) { return data.weight(i); }, n_threads);
+    Stats s;
+    s.resp_sum = std::move(family.counts);
+    s.total_weight = s.resp_sum.sum();
+    require(s.total_weight > 0, "resp: expected a positive total (weighted) responsibility");
+    s.emission = std::move(family.emission);
+    return s;
   }
 
   // M-step: maximises the expected complete-data log-likelihood (plus log-prior).

@@ -1,8 +1,9 @@
 // Parameter groups a structure can hold fixed while fitting. The structure handles its own groups
 // (e.g. "startprob", "transmat") and the group "emission" (every parameter of the emission family:
 // its M-step is skipped). A family may name finer groups by specialising ParameterGroups for it
-// (the Gaussian family: "means", "covariances", in emissions/gaussian_groups.hpp); the
-// specialisation must be visible where the structure is instantiated (emkit.hpp includes all).
+// (the Gaussian family: "means", "covariances", in emissions/gaussian/groups.hpp). The
+// specialisation must be visible wherever the structure is instantiated, so a family's own header
+// brings it (gaussian.hpp includes gaussian/groups.hpp; categorical.hpp defines its own).
 #pragma once
 
 #include <set>

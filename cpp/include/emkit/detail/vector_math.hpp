@@ -21,7 +21,7 @@
 
 #include <Eigen/Core>
 
-#include "types.hpp"
+#include "../types.hpp"
 
 // Asks for vectorisation of a loop (OpenMP's simd construct; a no-op without OpenMP).
 #ifdef _OPENMP

@@ -16,7 +16,7 @@
 
 #include <Eigen/Core>
 
-#include "types.hpp"
+#include "../types.hpp"
 
 namespace emkit {
 namespace small_products {

@@ -9,8 +9,8 @@
 // The means are then restored bit for bit.
 #pragma once
 
-#include "../structures/parameter_groups.hpp"
-#include "gaussian.hpp"
+#include "../../structures/parameter_groups.hpp"
+#include "../gaussian.hpp"
 
 namespace emkit {
 
