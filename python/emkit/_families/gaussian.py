@@ -203,35 +203,30 @@ def kmeans_labels(
 
 
 def parameters_from_responsibilities(
-    X: FloatArray, w: FloatArray, resp: FloatArray, covariance_type: str, reg_covar: float
+    X: FloatArray, w: FloatArray, resp: FloatArray, covariance_type: str, reg_covar: float,
+    n_threads: int = 0,
 ) -> Tuple[FloatArray, FloatArray, FloatArray]:
     """(weights, means, covariances) of one M-step from (soft or hard) responsibilities on
-    complete rows: the starting point of a fit."""
-    n, d = X.shape
+    complete rows, the starting point of a fit: the Gaussian family's own M-step in the core
+    (``seed_from_responsibilities``), not a second implementation."""
+    d = X.shape[1]
     K = resp.shape[1]
     # With reg_covar=0 a one-point cluster would start singular: the starting covariances (only
     # they) get a ridge of 1e-6 times the average variance instead.
     reg = reg_covar if reg_covar > 0 else 1e-6 * float(np.mean(np.var(X, axis=0))) or 1e-12
-    r = resp * w[:, None]
-    nk = r.sum(axis=0) + 10 * np.finfo(float).eps
-    weights = nk / nk.sum()
-    means = (r.T @ X) / nk[:, None]
-    if covariance_type in ("full", "tied"):
-        cov = np.empty((K, d, d))
-        for k in range(K):
-            rows = r[:, k] > 0
-            diff = X[rows] - means[k]
-            cov[k] = (r[rows, k, None] * diff).T @ diff / nk[k]
-        if covariance_type == "tied":
-            cov = np.einsum("k,kij->ij", nk, cov) / nk.sum()
-            cov.flat[:: d + 1] += reg
-        else:
-            cov[:, np.arange(d), np.arange(d)] += reg
-    else:
-        var = (r.T @ X**2) / nk[:, None] - means**2
-        var = np.maximum(var, 0.0) + reg
-        cov = var if covariance_type == "diag" else var.mean(axis=1)
-    return weights, means, cov
+    placeholder = {
+        "full": np.tile(np.eye(d), (K, 1, 1)),
+        "tied": np.eye(d),
+        "diag": np.ones((K, d)),
+        "spherical": np.ones(K),
+    }[covariance_type]
+    model = _core.GaussianMixtureModel(np.full(K, 1.0 / K), np.zeros((K, d)), placeholder, covariance_type, reg)
+    model.seed_from_responsibilities(np.ascontiguousarray(X, dtype=np.float64), w, np.ascontiguousarray(resp), n_threads)
+    weights = model.weights
+    # A component no row was assigned to would start with weight 0, a structural zero EM never
+    # leaves: it starts with a negligible weight instead (and the placeholder mean and covariance).
+    weights = np.maximum(weights, 10 * np.finfo(float).eps)
+    return weights / weights.sum(), model.means, model.covariances
 
 
 def one_hot(labels: IntArray, K: int) -> FloatArray:
