@@ -220,6 +220,13 @@ CASES = {
 }
 
 
+#: Known gaps, each an expected failure with its reason (strict: the test fails once fixed).
+PICKLE_GAPS = {
+    "LatentClass-mixed": "the mixed latent class model's core statistics do not pickle yet; they "
+    "come with the composable Product family (branch 'product', not merged yet)",
+}
+
+
 @pytest.fixture(params=sorted(CASES), scope="module")
 def case(request):
     return CASES[request.param]()
@@ -258,7 +265,10 @@ def test_chunked_driver_reproduces_fit(case, fitted, n_chunks):
             np.testing.assert_allclose(got, want, rtol=RTOL, atol=RTOL * np.abs(want).max(), err_msg=name)
 
 
-def test_statistics_add_pickle_and_refuse_other_parameters(case):
+def test_statistics_add_pickle_and_refuse_other_parameters(case, request):
+    gap = PICKLE_GAPS.get(request.node.callspec.params["case"])
+    if gap:
+        request.applymarker(pytest.mark.xfail(reason=gap, raises=TypeError, strict=True))
     est = case.make().initialize(**case.fit_args)
     chunks = case.split(case.fit_args, 3)
     parts = [est.e_step(**chunk) for chunk in chunks]
