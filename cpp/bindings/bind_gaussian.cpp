@@ -1,7 +1,6 @@
 // Bindings of the Gaussian mixture: the model object (fit, e_step, m_step, posterior, sample)
 // and its additive sufficient statistics.
-#include "gaussian_common.hpp"
-#include "mixture_methods.hpp"
+#include "stats_state.hpp"
 
 namespace emkit::bindings {
 namespace {
@@ -55,15 +54,6 @@ Stats stats_from_state(const py::tuple& t) {
   return s;
 }
 
-Stats add_stats(const Stats& a, const Stats& b) {
-  if (a.resp_sum.size() != b.resp_sum.size())
-    throw InvalidArgument("stats: cannot add statistics of models of different shapes");
-  check_same_parameters(a.emission, b.emission);
-  Stats out = a;
-  out += b;
-  return out;
-}
-
 }  // namespace
 
 void bind_gaussian(py::module_& m) {
@@ -83,7 +73,9 @@ void bind_gaussian(py::module_& m) {
       .def_property_readonly("scatter", [](const Stats& s) {
         return to_numpy(s.emission.scatter, {s.emission.scatter.rows(), s.emission.scatter.cols()});
       })
-      .def("__add__", &add_stats, py::is_operator())
+      .def(
+          "__add__", [](const Stats& a, const Stats& b) { return add_checked(a, b, &Stats::resp_sum); },
+          py::is_operator())
       .def(py::pickle(&stats_state, &stats_from_state));
 
   py::class_<Model> model(m, "GaussianMixtureModel",
@@ -98,24 +90,8 @@ void bind_gaussian(py::module_& m) {
       .def_property_readonly("covariances", [](const Model& self) {
         const auto& g = self.emission();
         return to_numpy(g.covariances(), covariance_shape(g.covariance_type(), g.n_states(), g.n_features()));
-      })
-      .def(
-          "sample",
-          [](const Model& self, Index n, std::uint64_t seed) {
-            const Index d = self.emission().n_features();
-            RowMatrix X(n, d);
-            Eigen::VectorXi states(n);
-            std::mt19937_64 rng(seed);
-            Vector row(d);
-            self.sample(n, rng, states, [&](Index i, int k, std::mt19937_64& g) {
-              self.emission().sample(k, g, row);
-              X.row(i) = row.transpose();
-            });
-            py::array_t<int> labels(n);
-            std::copy(states.data(), states.data() + n, labels.mutable_data());
-            return py::make_tuple(to_numpy(X, {n, d}), labels);
-          },
-          py::arg("n"), py::arg("seed"));
+      });
+  def_mixture_sample_rows(model);
   def_mixture_methods<Model, RealArray>(model, &make_data, [](const Model& self, const Stats& stats) {
     check_emission_stats(self.emission(), stats.emission);
   });

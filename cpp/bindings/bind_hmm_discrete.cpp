@@ -1,5 +1,5 @@
 // Bindings of the HMM over the Categorical family (CategoricalHMMModel) and over the Product
-// family (ProductHMMModel: categorical, normal and Poisson items). Sequences are given as the
+// family (ProductHMMModel: categorical, normal and Poisson items and a Gaussian block). Sequences are given as the
 // concatenated rows X and their lengths; sample weights are per sequence. The methods they share
 // (fit, e_step, m_step, posterior, score, viterbi, the chain's parameters, the statistics' class)
 // are hmm_methods.hpp's template.
@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "hmm_methods.hpp"
+#include "product_common.hpp"
 
 namespace emkit::bindings {
 namespace {
@@ -65,17 +66,12 @@ CatModel::Data make_categorical_data(const CatModel& model, const CodeArray& X, 
 // ---------------------------------------------------------------------------------- Product
 using ProdModel = HMM<Product>;
 
-struct SplitColumns {
-  CodeMatrix codes;
-  RowMatrix normal;
-  RowMatrix poisson;
-};
-
-ProdModel make_product(const DoubleArray& startprob, const DoubleArray& transmat, const py::object& probs,
-                       const std::vector<Index>& n_categories, const DoubleArray& means, const DoubleArray& variances,
-                       const DoubleArray& rates, const py::object& concentration, double reg_covar,
-                       const py::object& startprob_prior, const py::object& transmat_prior,
-                       const std::vector<std::string>& fixed) {
+ProdModel make_product_model(const DoubleArray& startprob, const DoubleArray& transmat, const py::object& probs,
+                             const std::vector<Index>& n_categories, const DoubleArray& means,
+                             const DoubleArray& variances, const DoubleArray& rates, const py::object& concentration,
+                             double reg_covar, const py::object& startprob_prior, const py::object& transmat_prior,
+                             const std::vector<std::string>& fixed, const py::object& block_means,
+                             const py::object& block_covariances, const std::string& block_covariance_type) {
   const Vector start = to_vector(startprob, "startprob");
   const Index K = start.size();
   std::optional<Categorical> categorical;
@@ -85,49 +81,21 @@ ProdModel make_product(const DoubleArray& startprob, const DoubleArray& transmat
     categorical.emplace(categorical_with_prior(n_categories, to_matrix(p, p.shape(0), p.shape(1), "emissionprob"),
                                                concentration));
   }
-  check_ndim(means, 2, "means");
-  check_ndim(rates, 2, "rates");
   check_ndim(transmat, 2, "transmat");
-  const Index qn = means.shape(1), qp = rates.shape(1);
-  IndependentItems normal(IndependentItems::Kind::Normal, to_matrix(means, qn ? K : 0, qn, "means"),
-                          to_matrix(variances, qn ? K : 0, qn, "variances"), reg_covar);
-  IndependentItems poisson(IndependentItems::Kind::Poisson, to_matrix(rates, qp ? K : 0, qp, "rates"), RowMatrix(),
-                           reg_covar);
   Vector start_alpha;
   RowMatrix trans_alpha;
   chain_priors(startprob_prior, transmat_prior, K, start_alpha, trans_alpha);
   return ProdModel(start, to_matrix(transmat, transmat.shape(0), transmat.shape(1), "transmat"),
-                   Product(std::move(categorical), std::move(normal), std::move(poisson)), std::move(start_alpha),
-                   std::move(trans_alpha), fixed);
+                   make_product(K, std::move(categorical), means, variances, rates, reg_covar, block_means,
+                                block_covariances, block_covariance_type),
+                   std::move(start_alpha), std::move(trans_alpha), fixed);
 }
 
-// X: columns [categorical codes | continuous | counts], NaN = missing (one copy, split by part).
+// X: columns [categorical codes | continuous | counts | Gaussian block], NaN = missing.
 ProdModel::Data make_product_data(const ProdModel& model, const DoubleArray& X, const LengthArray& lengths,
                                   const DoubleArray& sample_weight) {
   check_ndim(X, 2, "X");
-  const auto& e = model.emission();
-  const Index qc = e.categorical() ? e.categorical()->n_items() : 0, qn = e.normal().n_columns(),
-              qp = e.poisson().n_columns();
-  if (X.shape(1) != qc + qn + qp)
-    throw InvalidArgument("X: expected " + std::to_string(qc + qn + qp) + " columns, got " + std::to_string(X.shape(1)));
-  const Index n = X.shape(0);
-  const Eigen::Map<const RowMatrix> all(X.data(), n, qc + qn + qp);
-  auto split = std::make_shared<SplitColumns>();
-  split->codes.resize(n, qc);
-  for (Index i = 0; i < n; ++i)
-    for (Index j = 0; j < qc; ++j) {
-      const double v = all(i, j);
-      const std::int32_t code = std::isnan(v) || v < 0 ? -1 : static_cast<std::int32_t>(v);
-      if (code >= e.categorical()->n_categories()[static_cast<size_t>(j)])
-        throw InvalidArgument("X: code " + std::to_string(code) + " of categorical column " + std::to_string(j) +
-                              " in row " + std::to_string(i) + " is >= its number of categories");
-      split->codes(i, j) = code;
-    }
-  split->normal = all.middleCols(qc, qn);
-  split->poisson = all.middleCols(qc + qn, qp);
-  ProductData data{CategoricalData(split->codes.data(), n, qc), Eigen::Map<const RowMatrix>(split->normal.data(), n, qn),
-                   Eigen::Map<const RowMatrix>(split->poisson.data(), n, qp), split};
-  return ProdModel::Data(std::move(data), offsets_of(lengths, n), weights_of(sample_weight));
+  return ProdModel::Data(product_data(model.emission(), X), offsets_of(lengths, X.shape(0)), weights_of(sample_weight));
 }
 
 }  // namespace
@@ -145,20 +113,14 @@ void bind_hmm_discrete(py::module_& m) {
 
   py::class_<ProdModel> prod(m, "ProductHMMModel",
                              "An HMM whose emissions are a product of categorical, normal and Poisson items.");
-  prod.def(py::init(&make_product), py::arg("startprob"), py::arg("transmat"), py::arg("emissionprob"),
+  prod.def(py::init(&make_product_model), py::arg("startprob"), py::arg("transmat"), py::arg("emissionprob"),
            py::arg("n_categories"), py::arg("means"), py::arg("variances"), py::arg("rates"),
            py::arg("concentration") = py::none(), py::arg("reg_covar") = 1e-6,
            py::arg("startprob_prior") = py::none(), py::arg("transmat_prior") = py::none(),
-           py::arg("fixed") = std::vector<std::string>())
-      .def_property_readonly("emissionprob",
-                             [](const ProdModel& self) -> py::object {
-                               if (!self.emission().categorical()) return py::none();
-                               return matrix_to_numpy(self.emission().categorical()->probs());
-                             })
-      .def_property_readonly("means", [](const ProdModel& self) { return matrix_to_numpy(self.emission().normal().location()); })
-      .def_property_readonly("variances",
-                             [](const ProdModel& self) { return matrix_to_numpy(self.emission().normal().variance()); })
-      .def_property_readonly("rates", [](const ProdModel& self) { return matrix_to_numpy(self.emission().poisson().location()); });
+           py::arg("fixed") = std::vector<std::string>(), py::kw_only(), py::arg("block_means") = py::none(),
+           py::arg("block_covariances") = py::none(), py::arg("block_covariance_type") = "full");
+  def_product_properties(prod, "emissionprob");
+  def_sample_rows(prod);
   def_hmm_methods<ProdModel, DoubleArray>(m, prod, "ProductHMMStats", &make_product_data);
 }
 

@@ -3,9 +3,9 @@
 // mixture_methods.hpp does for the mixtures. Each model's binding only says how to build its parameters and its data view.
 //
 // Pickling: a statistics object's state is (start_counts, transition_counts, emission_counts,
-// loglik, total_weight, [the family's arrays]); emission_state / emission_from_state below give the
-// family's arrays, one overload per family. check_emission_stats(model, stats) refuses statistics
-// computed at other parameters than the model's (families whose statistics are centred on them).
+// loglik, total_weight, [the family's arrays]); stats_state.hpp's emission_state /
+// emission_from_state give the family's arrays, one overload per family, and its
+// check_same_parameters / check_emission_stats refuse statistics computed at other parameters.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "gaussian_common.hpp"
+#include "stats_state.hpp"
 
 namespace emkit::bindings {
 
@@ -43,115 +43,6 @@ inline void chain_priors(const py::object& startprob_prior, const py::object& tr
 
 inline py::array_t<double> matrix_to_numpy(const RowMatrix& m) { return to_numpy(m, {m.rows(), m.cols()}); }
 
-
-// ---- the families' statistics as lists of 2-D arrays (pickling) -------------------------------
-inline py::array_t<double> state_matrix(const RowMatrix& m) { return to_numpy(m, {m.rows(), m.cols()}); }
-
-inline RowMatrix matrix_from_state(const py::handle& h, const std::string& name) {
-  const auto a = h.cast<DoubleArray>();
-  check_ndim(a, 2, "stats state: " + name);
-  return to_matrix(a, a.shape(0), a.shape(1), "stats state: " + name);
-}
-
-inline void check_state_size(const py::list& l, size_t n) {
-  if (l.size() != n)
-    throw InvalidArgument("stats state: expected " + std::to_string(n) + " emission arrays, got " +
-                          std::to_string(l.size()));
-}
-
-inline py::list emission_state(const CategoricalStats& s) {
-  py::list l;
-  l.append(state_matrix(s.counts));
-  return l;
-}
-inline void emission_from_state(const py::list& l, CategoricalStats& s) {
-  check_state_size(l, 1);
-  s.counts = matrix_from_state(l[0], "counts");
-}
-
-inline void append_item_state(py::list& l, const ItemStats& s) {
-  for (const RowMatrix* m : {&s.shift, &s.weight, &s.sum, &s.square}) l.append(state_matrix(*m));
-}
-inline void item_from_state(const py::list& l, size_t first, ItemStats& s) {
-  s.shift = matrix_from_state(l[first], "shift");
-  s.weight = matrix_from_state(l[first + 1], "weight");
-  s.sum = matrix_from_state(l[first + 2], "sum");
-  s.square = matrix_from_state(l[first + 3], "square");
-}
-
-// [categorical counts (0×0 when the product has no categorical part), normal items ×4, Poisson ×4]
-inline py::list emission_state(const ProductStats& s) {
-  py::list l;
-  l.append(state_matrix(s.categorical ? s.categorical->counts : RowMatrix()));
-  append_item_state(l, s.normal);
-  append_item_state(l, s.poisson);
-  l.append(s.categorical.has_value());
-  return l;
-}
-inline void emission_from_state(const py::list& l, ProductStats& s) {
-  check_state_size(l, 10);
-  if (l[9].cast<bool>())
-    s.categorical = CategoricalStats{matrix_from_state(l[0], "counts")};
-  else
-    s.categorical.reset();
-  item_from_state(l, 1, s.normal);
-  item_from_state(l, 5, s.poisson);
-}
-
-// [shift, sum, scatter, parameters fingerprint]
-inline py::list emission_state(const GaussianStats& s) {
-  py::list l;
-  for (const RowMatrix* m : {&s.shift, &s.sum, &s.scatter}) l.append(state_matrix(*m));
-  l.append(s.parameters);
-  return l;
-}
-inline void emission_from_state(const py::list& l, GaussianStats& s) {
-  check_state_size(l, 4);
-  s.shift = matrix_from_state(l[0], "shift");
-  s.sum = matrix_from_state(l[1], "sum");
-  s.scatter = matrix_from_state(l[2], "scatter");
-  s.parameters = l[3].cast<std::uint64_t>();
-  if (s.sum.rows() != s.shift.rows() || s.sum.cols() != s.shift.cols() || s.scatter.rows() != s.shift.rows())
-    throw InvalidArgument("stats state: shift, sum and scatter have inconsistent shapes");
-}
-
-// [counts (K×M), then per state the Gaussian state list above, as a list]
-inline py::list emission_state(const GaussianMixtureEmissionStats& s) {
-  py::list l;
-  l.append(state_matrix(s.counts));
-  for (const auto& g : s.states) l.append(emission_state(g));
-  return l;
-}
-inline void emission_from_state(const py::list& l, GaussianMixtureEmissionStats& s) {
-  if (l.size() < 1) throw InvalidArgument("stats state: expected the emission arrays");
-  s.counts = matrix_from_state(l[0], "counts");
-  check_state_size(l, 1 + static_cast<size_t>(s.counts.rows()));
-  s.states.assign(static_cast<size_t>(s.counts.rows()), GaussianStats());
-  for (size_t k = 0; k < s.states.size(); ++k) emission_from_state(l[1 + k].cast<py::list>(), s.states[k]);
-}
-
-// ---- statistics computed at other parameters ---------------------------------------------------
-// Statistics centred on the parameters they were computed at can only be added to each other and
-// given to a model with those parameters. Families whose statistics are not centred accept any.
-template <class EmissionStats>
-void check_same_parameters(const EmissionStats&, const EmissionStats&) {}
-inline void check_same_parameters(const GaussianMixtureEmissionStats& a, const GaussianMixtureEmissionStats& b) {
-  if (a.counts.rows() != b.counts.rows() || a.counts.cols() != b.counts.cols() || a.states.size() != b.states.size())
-    throw InvalidArgument("stats: cannot add statistics of models of different shapes");
-  for (size_t k = 0; k < a.states.size(); ++k) check_same_parameters(a.states[k], b.states[k]);
-}
-
-template <class Emission>
-void check_emission_stats(const Emission& e, const typename Emission::Stats& s) {
-  (void)e;
-  (void)s;
-}
-inline void check_emission_stats(const GaussianMixtureEmission& e, const GaussianMixtureEmissionStats& s) {
-  if (s.counts.rows() != e.n_states() || s.counts.cols() != e.n_mix() ||
-      static_cast<Index>(s.states.size()) != e.n_states())
-    throw InvalidArgument("stats: shapes do not match the model");
-  for (Index k = 0; k < e.n_states(); ++k) check_emission_stats(e.state(k), s.states[static_cast<size_t>(k)]);
-}
 
 template <class Stats>
 py::tuple hmm_stats_state(const Stats& s) {
@@ -218,15 +109,7 @@ py::class_<typename Model::Stats> def_hmm_methods(py::module_& m, py::class_<Mod
       .def_readonly("loglik", &Stats::loglik, "Log-likelihood of the sequences at the model's parameters.")
       .def_readonly("total_weight", &Stats::total_weight, "Sum over sequences of weight x length.")
       .def(
-          "__add__",
-          [](const Stats& a, const Stats& b) {
-            if (a.start_counts.size() != b.start_counts.size())
-              throw InvalidArgument("stats: cannot add statistics of models of different shapes");
-            check_same_parameters(a.emission, b.emission);
-            Stats out = a;
-            out += b;
-            return out;
-          },
+          "__add__", [](const Stats& a, const Stats& b) { return add_checked(a, b, &Stats::start_counts); },
           py::is_operator())
       .def(py::pickle(&hmm_stats_state<Stats>, &hmm_stats_from_state<Stats>));
 

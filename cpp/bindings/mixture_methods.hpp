@@ -3,6 +3,8 @@
 // to build its parameters and its data view.
 #pragma once
 
+#include <random>
+
 #include "pybind.hpp"
 
 namespace emkit::bindings {
@@ -152,6 +154,29 @@ void def_mixture_methods(py::class_<Model>& cls, MakeData make_data, CheckStats 
           },
           py::arg("X"), py::arg("n_threads") = 0,
           "(log p(z=k | x_i), log p(x_i)) for every row; missing entries are integrated out.");
+}
+
+// sample(n, seed) -> (X (n, d), states): the states from the weights, the rows from the family, for
+// families emitting float rows (n_features() columns; sample(k, rng, row)).
+template <class Model>
+void def_mixture_sample_rows(py::class_<Model>& cls) {
+  cls.def(
+      "sample",
+      [](const Model& self, Index n, std::uint64_t seed) {
+        const Index d = self.emission().n_features();
+        RowMatrix X(n, d);
+        Eigen::VectorXi states(n);
+        std::mt19937_64 rng(seed);
+        Vector row(d);
+        self.sample(n, rng, states, [&](Index i, int k, std::mt19937_64& g) {
+          self.emission().sample(k, g, row);
+          X.row(i) = row.transpose();
+        });
+        py::array_t<int> labels(n);
+        std::copy(states.data(), states.data() + n, labels.mutable_data());
+        return py::make_tuple(to_numpy(X, {n, d}), labels);
+      },
+      py::arg("n"), py::arg("seed"));
 }
 
 }  // namespace emkit::bindings

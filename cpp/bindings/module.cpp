@@ -47,6 +47,7 @@ PYBIND11_MODULE(EMKIT_MODULE_NAME, m) {
   bind_gaussian(m);
   bind_categorical(m);
   bind_product(m);
+  bind_poisson(m);
   bind_hmm(m);
   bind_hmm_discrete(m);
   bind_gmmhmm(m);

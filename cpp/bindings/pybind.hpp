@@ -67,6 +67,7 @@ inline py::array_t<double> to_numpy(const Vector& v) {
 void bind_gaussian(py::module_& m);
 void bind_categorical(py::module_& m);
 void bind_product(py::module_& m);
+void bind_poisson(py::module_& m);
 void bind_hmm(py::module_& m);
 void bind_hmm_discrete(py::module_& m);
 void bind_gmmhmm(py::module_& m);

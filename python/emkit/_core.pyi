@@ -40,7 +40,7 @@ def kmeans_plus_plus(
     n_threads: int = 0,
 ) -> Tuple[_Array, _Labels, float]: ...
 
-# ---- statistics: additive and (but MixedLatentClassStats) picklable
+# ---- statistics: additive and picklable
 class _MixtureStats:
     @property
     def resp_sum(self) -> _Array: ...
@@ -65,6 +65,15 @@ class LatentClassStats(_MixtureStats):
 
 class MixedLatentClassStats(_MixtureStats):
     def __add__(self, other: MixedLatentClassStats) -> MixedLatentClassStats: ...
+
+class PoissonMixtureStats(_MixtureStats):
+    @property
+    def shift(self) -> _Array: ...
+    @property
+    def weight(self) -> _Array: ...
+    @property
+    def sum(self) -> _Array: ...
+    def __add__(self, other: PoissonMixtureStats) -> PoissonMixtureStats: ...
 
 class _HMMStats:
     @property
@@ -95,6 +104,15 @@ class CategoricalHMMStats(_HMMStats):
 
 class ProductHMMStats(_HMMStats):
     def __add__(self, other: ProductHMMStats) -> ProductHMMStats: ...
+
+class PoissonHMMStats(_HMMStats):
+    @property
+    def shift(self) -> _Array: ...
+    @property
+    def weight(self) -> _Array: ...
+    @property
+    def sum(self) -> _Array: ...
+    def __add__(self, other: PoissonHMMStats) -> PoissonHMMStats: ...
 
 # ---- mixtures (mixture_methods.hpp): m_step returns the components left empty
 class _Mixture:
@@ -173,6 +191,10 @@ class MixedLatentClassModel(_Mixture):
         weight_concentration: float = 1.0,
         fixed_weights: bool = False,
         reg_covar: float = 1e-6,
+        *,
+        block_means: Optional[npt.ArrayLike] = None,
+        block_covariances: Optional[npt.ArrayLike] = None,
+        block_covariance_type: str = "full",
     ) -> None: ...
     @property
     def probs(self) -> Optional[_Array]: ...
@@ -182,9 +204,32 @@ class MixedLatentClassModel(_Mixture):
     def variances(self) -> _Array: ...
     @property
     def rates(self) -> _Array: ...
+    @property
+    def block_means(self) -> Optional[_Array]: ...
+    @property
+    def block_covariances(self) -> Optional[_Array]: ...
+    @property
+    def block_covariance_type(self) -> Optional[str]: ...
+    @property
+    def n_columns(self) -> int: ...
     def e_step(
         self, X: npt.ArrayLike, sample_weight: npt.ArrayLike, n_threads: int = 0
     ) -> MixedLatentClassStats: ...
+
+class PoissonMixtureModel(_Mixture):
+    def __init__(
+        self,
+        weights: npt.ArrayLike,
+        rates: npt.ArrayLike,
+        weight_concentration: float = 1.0,
+        fixed_weights: bool = False,
+    ) -> None: ...
+    @property
+    def rates(self) -> _Array: ...
+    def sample(self, n: int, seed: int) -> Tuple[_Array, _Labels]: ...
+    def e_step(
+        self, X: npt.ArrayLike, sample_weight: npt.ArrayLike, n_threads: int = 0
+    ) -> PoissonMixtureStats: ...
 
 class LatentClassRegressionModel:
     def __init__(
@@ -376,6 +421,10 @@ class ProductHMMModel(_HMM):
         startprob_prior: Optional[npt.ArrayLike] = None,
         transmat_prior: Optional[npt.ArrayLike] = None,
         fixed: Sequence[str] = ...,
+        *,
+        block_means: Optional[npt.ArrayLike] = None,
+        block_covariances: Optional[npt.ArrayLike] = None,
+        block_covariance_type: str = "full",
     ) -> None: ...
     @property
     def emissionprob(self) -> Optional[_Array]: ...
@@ -385,3 +434,33 @@ class ProductHMMModel(_HMM):
     def variances(self) -> _Array: ...
     @property
     def rates(self) -> _Array: ...
+    @property
+    def block_means(self) -> Optional[_Array]: ...
+    @property
+    def block_covariances(self) -> Optional[_Array]: ...
+    @property
+    def block_covariance_type(self) -> Optional[str]: ...
+    @property
+    def n_columns(self) -> int: ...
+    def sample(self, n: int, seed: int) -> Tuple[_Array, _Labels]: ...
+
+class PoissonHMMModel(_HMM):
+    def __init__(
+        self,
+        startprob: npt.ArrayLike,
+        transmat: npt.ArrayLike,
+        rates: npt.ArrayLike,
+        startprob_prior: Optional[npt.ArrayLike] = None,
+        transmat_prior: Optional[npt.ArrayLike] = None,
+        fixed: Sequence[str] = ...,
+    ) -> None: ...
+    @property
+    def rates(self) -> _Array: ...
+    def sample(self, n: int, seed: int) -> Tuple[_Array, _Labels]: ...
+    def e_step(
+        self,
+        X: npt.ArrayLike,
+        lengths: npt.ArrayLike,
+        sample_weight: npt.ArrayLike,
+        n_threads: int = 0,
+    ) -> PoissonHMMStats: ...

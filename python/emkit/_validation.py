@@ -116,8 +116,9 @@ def _numeric_dtype(dtype: Any) -> bool:
     return getattr(dtype, "_is_numeric", False)
 
 
-def check_sample_weight(sample_weight: Any, n_rows: int) -> FloatArray:
-    """Nonnegative finite weights, one per row, with a positive sum. Empty array = all ones."""
+def check_sample_weight(sample_weight: Any, n_rows: int, unit: str = "row") -> FloatArray:
+    """Nonnegative finite weights, one per row (or per ``unit``: "sequence"), with a positive
+    sum. Empty array = all ones."""
     if sample_weight is None:
         return np.empty(0)
     w = np.asarray(sample_weight)
@@ -125,7 +126,8 @@ def check_sample_weight(sample_weight: Any, n_rows: int) -> FloatArray:
         raise TypeError(f"sample_weight: expected real numbers, got dtype {w.dtype}")
     w = np.ascontiguousarray(w, dtype=np.float64)
     if w.ndim != 1 or w.shape[0] != n_rows:
-        raise ValueError(f"sample_weight: expected a 1-D array of {n_rows} values, got shape {w.shape}")
+        raise ValueError(f"sample_weight: expected one weight per {unit} (a 1-D array of {n_rows} values), "
+                         f"got shape {w.shape}")
     if not np.isfinite(w).all():
         raise ValueError("sample_weight: expected finite values")
     if (w < 0).any():

@@ -34,8 +34,8 @@ def test_bad_X(X, exc, match):
 @pytest.mark.parametrize(
     "w, exc, match",
     [
-        (np.ones(29), ValueError, r"sample_weight: expected a 1-D array of 30 values, got shape \(29,\)"),
-        (np.ones((30, 1)), ValueError, "sample_weight: expected a 1-D array of 30 values"),
+        (np.ones(29), ValueError, r"sample_weight: expected one weight per row \(a 1-D array of 30 values\), got shape \(29,\)"),
+        (np.ones((30, 1)), ValueError, r"sample_weight: expected one weight per row \(a 1-D array of 30 values\)"),
         (np.r_[np.ones(29), np.nan], ValueError, "sample_weight: expected finite values"),
         (np.r_[np.ones(29), np.inf], ValueError, "sample_weight: expected finite values"),
         (np.r_[np.ones(29), -1.0], ValueError, r"sample_weight: expected values >= 0"),

@@ -178,7 +178,7 @@ def test_bad_parameters(data, kwargs, error, message):
         (
             [1.0, 2.0],
             ValueError,
-            r"sample_weight: expected one weight per sequence \(3 values\), got shape \(2,\)",
+            r"sample_weight: expected one weight per sequence \(a 1-D array of 3 values\), got shape \(2,\)",
         ),
         ([1.0, -2.0, 1.0], ValueError, r"sample_weight: expected values >= 0"),
         ([0.0, 0.0, 0.0], ValueError, r"sample_weight: expected a positive total weight"),

@@ -200,7 +200,7 @@ def test_bad_input(X, kwargs, exc, match):
 
 def test_bad_weights_and_covariates():
     X = np.array([[0, 1], [1, 0], [0, 0], [1, 1]])
-    with pytest.raises(ValueError, match="sample_weight: expected a 1-D array of 4 values"):
+    with pytest.raises(ValueError, match=r"sample_weight: expected one weight per row \(a 1-D array of 4 values\)"):
         emkit.LatentClass(2).fit(X, sample_weight=np.ones(3))
     with pytest.raises(ValueError, match=r"covariates: rows \[1\] have missing values"):
         emkit.LatentClass(2).fit(X, covariates=np.array([1.0, np.nan, 2.0, 3.0]))

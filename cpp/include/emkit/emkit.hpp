@@ -5,9 +5,10 @@
 
 #include "em.hpp"
 #include "emissions/categorical.hpp"
-#include "emissions/discrete_groups.hpp"
 #include "emissions/gaussian.hpp"
 #include "emissions/gaussian_mixture_emission.hpp"
+#include "emissions/normal_items.hpp"
+#include "emissions/poisson.hpp"
 #include "emissions/product.hpp"
 #include "fit.hpp"
 #include "init.hpp"
@@ -24,5 +25,7 @@ using LatentClassRegression = MixtureRegression<Categorical>;
 using MixedLatentClassModel = Mixture<Product>;
 // The one-call Gaussian mixture fit's result (fit.hpp), under its earlier name.
 using GaussianMixtureFit = ModelFit<GaussianMixture>;
+using PoissonMixture = Mixture<Poisson>;
+using PoissonHMM = HMM<Poisson>;
 
 }  // namespace emkit

@@ -233,3 +233,23 @@ def one_hot(labels: IntArray, K: int) -> FloatArray:
     resp = np.zeros((labels.shape[0], K))
     resp[np.arange(labels.shape[0]), labels] = 1.0
     return resp
+
+
+def starting_covariances(
+    block: FloatArray, weights: FloatArray, variances: FloatArray, K: int, covariance_type: str
+) -> FloatArray:
+    """Starting covariances of K classes in the layout of ``covariance_type`` (full, tied,
+    spherical): the weighted covariance of the rows observing every column (the columns'
+    ``variances`` alone when no more rows than columns do), the same for every class."""
+    b = block.shape[1]
+    diagonal = np.maximum(variances, 1e-6)
+    complete = ~np.isnan(block).any(axis=1) & (weights > 0)
+    cov = np.diag(diagonal)
+    if int(complete.sum()) > b:
+        cov = np.cov(block[complete], rowvar=False, aweights=weights[complete], bias=True).reshape(b, b)
+        cov[np.diag_indices(b)] = np.maximum(np.diag(cov), 1e-6)
+    if covariance_type == "tied":
+        return np.ascontiguousarray(cov)
+    if covariance_type == "spherical":
+        return np.full(K, float(np.mean(diagonal)))
+    return np.ascontiguousarray(np.tile(cov, (K, 1, 1)))

@@ -1,6 +1,11 @@
-"""Mixed-type rows: the family of every column ("categorical", "gaussian", "poisson") and the
-one float matrix [categorical codes | continuous | counts] the core's product family reads.
-Shared by the mixed latent class model and the mixed-type HMM."""
+"""Mixed-type rows: the family of every column and the one float matrix [categorical codes |
+continuous | counts | Gaussian block] the core's product family reads. Shared by the mixed latent
+class model and the mixed-type HMM.
+
+Item families ("categorical", "gaussian", "poisson") are independent given the class; the block
+families ("gaussian_full", "gaussian_tied", "gaussian_spherical", StepMix's names) put all their
+columns in one multivariate normal block with that covariance type (a diagonal block is the
+"gaussian" items)."""
 
 from __future__ import annotations
 
@@ -12,7 +17,11 @@ from .._categorical import CategoricalEncoding, encode_fit, encode_new
 from .._typing import FloatArray
 from .._validation import check_choice, is_dataframe
 
-FAMILIES = ("categorical", "gaussian", "poisson")
+ITEM_FAMILIES = ("categorical", "gaussian", "poisson")
+BLOCK_FAMILIES = ("gaussian_full", "gaussian_tied", "gaussian_spherical")
+FAMILIES = ITEM_FAMILIES + BLOCK_FAMILIES
+#: The groups of columns in the core's order; "block" holds the Gaussian block's columns.
+GROUPS = ITEM_FAMILIES + ("block",)
 
 #: Column indices of each family, in the order of X.
 Groups = Dict[str, List[int]]
@@ -27,40 +36,57 @@ def column_names(X: Any) -> List[str]:
     return [str(j) for j in range(shape[1])]
 
 
-def emission_kinds(X: Any, spec: Any, name: str = "emission") -> List[str]:
+def emission_kinds(X: Any, spec: Any, name: str = "emission", blocks: bool = True) -> List[str]:
     """The family of every column of X from ``spec``: None (all categorical), one family for
-    all, a list (one per column) or a dict {column name or index: family} (others categorical)."""
+    all, a list (one per column) or a dict {column name or index: family} (others categorical).
+    At most one block family; none when ``blocks`` is False."""
     names = column_names(X)
+    families = FAMILIES if blocks else ITEM_FAMILIES
     if spec is None:
-        return ["categorical"] * len(names)
-    if isinstance(spec, str):
-        return [check_choice(spec, name, FAMILIES)] * len(names)
-    if isinstance(spec, dict):
+        kinds = ["categorical"] * len(names)
+    elif isinstance(spec, str):
+        kinds = [check_choice(spec, name, families)] * len(names)
+    elif isinstance(spec, dict):
         kinds = ["categorical"] * len(names)
         for key, kind in spec.items():
             column = str(key)
             if column not in names:
                 raise ValueError(f"{name}: column {key!r} is not in X")
-            kinds[names.index(column)] = check_choice(kind, f"{name}[{key!r}]", FAMILIES)
-        return kinds
-    if isinstance(spec, (list, tuple)):
+            kinds[names.index(column)] = check_choice(kind, f"{name}[{key!r}]", families)
+    elif isinstance(spec, (list, tuple)):
         if len(spec) != len(names):
             raise ValueError(f"{name}: expected {len(names)} entries (one per column), got {len(spec)}")
-        return [check_choice(k, f"{name}[{j}]", FAMILIES) for j, k in enumerate(spec)]
-    raise TypeError(f"{name}: expected None, a string, a list or a dict, got {type(spec).__name__}")
+        kinds = [check_choice(k, f"{name}[{j}]", families) for j, k in enumerate(spec)]
+    else:
+        raise TypeError(f"{name}: expected None, a string, a list or a dict, got {type(spec).__name__}")
+    used = sorted({k for k in kinds if k in BLOCK_FAMILIES})
+    if len(used) > 1:
+        raise ValueError(f"{name}: one Gaussian block at most (its columns share one family); got {used}")
+    return kinds
+
+
+def block_covariance_type(kinds: Sequence[str]) -> Optional[str]:
+    """The covariance type of the Gaussian block ("full", "tied", "spherical"), None without one."""
+    for kind in kinds:
+        if kind in BLOCK_FAMILIES:
+            return kind[len("gaussian_"):]
+    return None
 
 
 def groups_of(kinds: Sequence[str]) -> Groups:
-    return {k: [j for j, kind in enumerate(kinds) if kind == k] for k in FAMILIES}
+    groups = {k: [j for j, kind in enumerate(kinds) if kind == k] for k in ITEM_FAMILIES}
+    groups["block"] = [j for j, kind in enumerate(kinds) if kind in BLOCK_FAMILIES]
+    return groups
 
 
 def mixed_matrix(
     X: Any, groups: Groups, *, encoding: Optional[CategoricalEncoding] = None,
     n_categories: Optional[Sequence[int]] = None,
 ) -> Tuple[FloatArray, CategoricalEncoding]:
-    """[categorical codes | continuous | counts] as one float array (NaN = missing) and the
-    categorical columns' encoding: learnt from X when ``encoding`` is None (training data; every
-    column must have an observed value), else X is encoded with it (new data)."""
+    """[categorical codes | continuous | counts | Gaussian block] as one float array (NaN =
+    missing) and the categorical columns' encoding: learnt from X when ``encoding`` is None
+    (training data; every column must have an observed value), else X is encoded with it (new
+    data)."""
     fit = encoding is None
     df = is_dataframe(X)
     n_cols = len(X.columns) if df else np.shape(X)[1]
@@ -85,8 +111,8 @@ def mixed_matrix(
         if encoding is None:
             encoding = CategoricalEncoding([], [], labelled=df)
     parts = [np.where(codes < 0, np.nan, codes.astype(np.float64))]
-    for kind in ("gaussian", "poisson"):
-        cols = groups[kind]
+    for kind in GROUPS[1:]:
+        cols = groups.get(kind, [])
         values = take(cols)
         if df:
             bad = [str(c) for c, t in zip(values.columns, values.dtypes) if getattr(t, "kind", "O") not in "fiub"]

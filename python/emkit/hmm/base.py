@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from .._validation import (
     check_float,
     check_int,
     check_n_threads,
+    check_sample_weight,
     is_dataframe,
     restart_seeds,
 )
@@ -77,6 +78,19 @@ def check_lengths(lengths: Any, n_rows: int) -> NDArray[np.int64]:
     return np.ascontiguousarray(a, dtype=np.int64)
 
 
+def _list_lengths(parts: Sequence[Any], lengths: Any) -> NDArray[np.int64]:
+    """The lengths of X given as a list of sequences; ``lengths``, when given too, must equal them."""
+    sizes = np.array([len(x) for x in parts], dtype=np.int64)
+    if lengths is not None:
+        given = check_lengths(lengths, int(sizes.sum()))
+        if not np.array_equal(given, sizes):
+            raise ValueError(
+                f"lengths: X is a list of sequences of lengths {sizes.tolist()}; lengths, when "
+                f"given, must equal them, got {given.tolist()}"
+            )
+    return sizes
+
+
 def _is_sequence_block(obj: Any) -> bool:
     return (isinstance(obj, np.ndarray) and obj.ndim == 2) or is_dataframe(obj)
 
@@ -101,14 +115,7 @@ def check_sequences(
             if i == 0:
                 names = part_names
             parts.append(a)
-        sizes = np.array([a.shape[0] for a in parts], dtype=np.int64)
-        if lengths is not None:
-            given = check_lengths(lengths, int(sizes.sum()))
-            if not np.array_equal(given, sizes):
-                raise ValueError(
-                    f"lengths: X is a list of sequences of lengths {sizes.tolist()}; lengths, when "
-                    f"given, must equal them, got {given.tolist()}"
-                )
+        sizes = _list_lengths(parts, lengths)
         return np.ascontiguousarray(np.concatenate(parts)), sizes, names
     X, names = check_data(X, n_features=n_features, allow_unobserved_rows=True)
     return X, check_lengths(lengths, X.shape[0]), names
@@ -116,24 +123,7 @@ def check_sequences(
 
 def check_sequence_weight(sample_weight: Any, n_sequences: int) -> FloatArray:
     """Nonnegative finite weights, one per sequence, with a positive sum. Empty array = all ones."""
-    if sample_weight is None:
-        return np.empty(0)
-    w = np.asarray(sample_weight)
-    if w.dtype.kind not in "fiub":
-        raise TypeError(f"sample_weight: expected real numbers, got dtype {w.dtype}")
-    w = np.ascontiguousarray(w, dtype=np.float64)
-    if w.ndim != 1 or w.shape[0] != n_sequences:
-        raise ValueError(
-            f"sample_weight: expected one weight per sequence ({n_sequences} values), "
-            f"got shape {w.shape}"
-        )
-    if not np.isfinite(w).all():
-        raise ValueError("sample_weight: expected finite values")
-    if (w < 0).any():
-        raise ValueError("sample_weight: expected values >= 0")
-    if w.sum() <= 0:
-        raise ValueError("sample_weight: expected a positive total weight")
-    return w
+    return check_sample_weight(sample_weight, n_sequences, "sequence")
 
 
 def _check_probabilities(value: Any, name: str, shape: Tuple[int, ...]) -> FloatArray:
@@ -204,14 +194,7 @@ def _is_block(obj: Any) -> bool:
 def _concat_sequences(X: Any, lengths: Any) -> Tuple[Any, Any]:
     """X given as a list of sequences (arrays or DataFrames) -> (concatenated X, lengths)."""
     if isinstance(X, (list, tuple)) and len(X) > 0 and all(_is_block(x) for x in X):
-        sizes = np.array([len(x) for x in X], dtype=np.int64)
-        if lengths is not None:
-            given = check_lengths(lengths, int(sizes.sum()))
-            if not np.array_equal(given, sizes):
-                raise ValueError(
-                    f"lengths: X is a list of sequences of lengths {sizes.tolist()}; lengths, when "
-                    f"given, must equal them, got {given.tolist()}"
-                )
+        sizes = _list_lengths(X, lengths)
         if all(is_dataframe(x) for x in X):
             import pandas as pd
 

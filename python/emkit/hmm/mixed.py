@@ -103,7 +103,7 @@ class HMM(BaseHMM):
     ]:
         X, lengths = _concat_sequences(X, lengths)
         X = _as_2d(X)
-        kinds = layout.emission_kinds(X, self._measurement_spec())
+        kinds = layout.emission_kinds(X, self._measurement_spec(), blocks=False)
         groups = layout.groups_of(kinds)
         n_categories = self.n_categories
         if isinstance(n_categories, (int, np.integer)) and not isinstance(n_categories, bool):
@@ -209,52 +209,56 @@ class HMM(BaseHMM):
         )
         return sorted(fixed | {"emission"} if whole else fixed)
 
-    def _make_model(self, start: Any, p: Dict[str, Any], prior: Any) -> _core.ProductHMMModel:
-        R = p["n_categories"]
+    def _new_model(self, startprob: Any, transmat: Any, arrays: Tuple[FloatArray, ...], config: Dict[str, Any]) -> Any:
+        """The core model at these chain parameters and emission arrays (probs, means,
+        variances, rates) with the checked configuration."""
+        R = config["n_categories"]
+        probs, means, variances, rates = (np.ascontiguousarray(a, dtype=np.float64) for a in arrays)
         return _core.ProductHMMModel(
-            start[0], start[1], start[2] if R else None, R, start[3], start[4], start[5],
-            p["concentration"], p["reg_covar"], p["startprob_prior"], p["transmat_prior"],
-            self._core_fixed(p["fixed"], R, start[3].shape[1], start[5].shape[1]),
+            startprob, transmat, probs if R else None, R, means, variances, rates,
+            config["concentration"], config["reg_covar"], config["startprob_prior"], config["transmat_prior"],
+            self._core_fixed(config["fixed"], R, means.shape[1], rates.shape[1]),
         )
 
-    @staticmethod
-    def _core_matrix(a: FloatArray, K: int) -> FloatArray:
-        return np.zeros((K, 0)) if a.shape[0] == 0 else a
+    def _emission_arrays(self) -> Tuple[FloatArray, ...]:
+        """The fitted emission parameters as the core's arrays (probs, means, variances, rates)."""
+        K = len(self.startprob_)
+        R = self._current_config()["n_categories"]
+        probs = _flat_probs(self.emissionprob_, K, R, "emissionprob_") if R else np.zeros((K, 0))
+        return (probs, self.means_, self.variances_, self.rates_)
 
-    def _store(self, model: _core.ProductHMMModel, p: Dict[str, Any], prior: Any) -> None:
-        K = p["n_components"]
-        self.startprob_ = model.startprob
-        self.transmat_ = model.transmat
-        R = p["n_categories"]
+    def _read_emission(self, model: Any) -> None:
+        """The core model's emission parameters as fitted attributes."""
+        K = len(self.startprob_)
+        R = self._current_config()["n_categories"]
         if R:  # the model has a categorical part: emissionprob is not None
             self.emissionprob_ = _split_probs(cast(FloatArray, model.emissionprob), R)
-        self.means_ = self._core_matrix(model.means, K)
-        self.variances_ = self._core_matrix(model.variances, K)
-        self.rates_ = self._core_matrix(model.rates, K)
+        self.means_, self.variances_, self.rates_ = (
+            np.zeros((K, 0)) if a.shape[0] == 0 else a for a in (model.means, model.variances, model.rates)
+        )
+
+    def _make_model(self, start: Any, p: Dict[str, Any], prior: Any) -> Any:
+        return self._new_model(start[0], start[1], start[2:], p)
+
+    def _store(self, model: Any, p: Dict[str, Any], prior: Any) -> None:
+        self.startprob_ = model.startprob
+        self.transmat_ = model.transmat
         self.encoding_ = p["encoding"]
         self.emission_ = p["kinds"]
         self._config = {
-            "n_categories": list(R),
+            "n_categories": list(p["n_categories"]),
             "groups": p["groups"],
             "reg_covar": p["reg_covar"],
             "concentration": p["concentration"],
             **self._chain_config(p),
         }
+        self._read_emission(model)
 
     def _current_start(self) -> Tuple[Any, ...]:
-        K = len(self.startprob_)
-        R = self._current_config()["n_categories"]
-        probs = _flat_probs(self.emissionprob_, K, R, "emissionprob_") if R else np.zeros((K, 0))
-        return (self.startprob_, self.transmat_, probs, self.means_, self.variances_, self.rates_)
+        return (self.startprob_, self.transmat_, *self._emission_arrays())
 
-    def _update_from_model(self, model: _core.ProductHMMModel) -> None:
-        K = len(self.startprob_)
-        R = self._current_config()["n_categories"]
-        if R:  # the model has a categorical part: emissionprob is not None
-            self.emissionprob_ = _split_probs(cast(FloatArray, model.emissionprob), R)
-        self.means_ = self._core_matrix(model.means, K)
-        self.variances_ = self._core_matrix(model.variances, K)
-        self.rates_ = self._core_matrix(model.rates, K)
+    def _update_from_model(self, model: Any) -> None:
+        self._read_emission(model)
 
     def _current_config(self) -> Dict[str, Any]:
         config: Optional[Dict[str, Any]] = getattr(self, "_config", None)
@@ -262,20 +266,11 @@ class HMM(BaseHMM):
             raise ValueError(f"This {type(self).__name__} has no column layout; call fit or initialize first")
         return config
 
-    def _core_model(self) -> _core.ProductHMMModel:
+    def _core_model(self) -> Any:
         self._check_fitted()
-        c = self._current_config()
-        startprob = np.asarray(self.startprob_, dtype=np.float64)
-        K = startprob.shape[0]
-        R = c["n_categories"]
-        probs = _flat_probs(self.emissionprob_, K, R, "emissionprob_") if R else None
-        means = np.ascontiguousarray(self.means_, dtype=np.float64)
-        variances = np.ascontiguousarray(self.variances_, dtype=np.float64)
-        rates = np.ascontiguousarray(self.rates_, dtype=np.float64)
-        return _core.ProductHMMModel(
-            startprob, np.asarray(self.transmat_, dtype=np.float64), probs, R, means, variances, rates,
-            c["concentration"], c["reg_covar"], c["startprob_prior"], c["transmat_prior"],
-            self._core_fixed(c["fixed"], R, means.shape[1], rates.shape[1]),
+        return self._new_model(
+            np.asarray(self.startprob_, dtype=np.float64), np.asarray(self.transmat_, dtype=np.float64),
+            self._emission_arrays(), self._current_config(),
         )
 
     def _sequences(self, X: Any, lengths: Any) -> Tuple[NDArray[Any], NDArray[np.int64]]:
@@ -299,10 +294,9 @@ class HMM(BaseHMM):
         groups, R = c["groups"], c["n_categories"]
         n_cols = sum(len(v) for v in groups.values())
         X = np.empty((n_samples, n_cols))
+        flat, means, variances, rates = (np.asarray(a) for a in self._emission_arrays())
         if R:
-            flat = _flat_probs(self.emissionprob_, len(self.startprob_), R, "emissionprob_")
             X[:, groups["categorical"]] = _sample_categorical(flat, R, states, rng)
-        means, variances, rates = (np.asarray(a) for a in (self.means_, self.variances_, self.rates_))
         for j, col in enumerate(groups["gaussian"]):
             X[:, col] = rng.normal(means[states, j], np.sqrt(variances[states, j]))
         for j, col in enumerate(groups["poisson"]):

@@ -1,11 +1,13 @@
-"""HMMs with Poisson emissions (hmmlearn's PoissonHMM): the mixed-type HMM with count columns only."""
+"""HMMs with Poisson emissions (hmmlearn's PoissonHMM): the mixed-type HMM's layout and seeding
+with count columns only, over the core's HMM of the Poisson family (PoissonHMMModel)."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from .. import _core
 from .._typing import FloatArray
 from .mixed import HMM
 
@@ -68,6 +70,22 @@ class PoissonHMM(HMM):
                     f"fixed: unknown parameter {name!r}; expected some of 'startprob', 'transmat', 'lambdas'"
                 )
         return ["rates" if n == "lambdas" else n for n in names]
+
+    def _new_model(
+        self, startprob: Any, transmat: Any, arrays: Tuple[FloatArray, ...], config: Dict[str, Any]
+    ) -> _core.PoissonHMMModel:
+        rates = np.ascontiguousarray(arrays[3], dtype=np.float64)
+        fixed = sorted(config["fixed"] | {"emission"} if "rates" in config["fixed"] else config["fixed"])
+        return _core.PoissonHMMModel(
+            startprob, transmat, rates, config["startprob_prior"], config["transmat_prior"], fixed
+        )
+
+    def _emission_arrays(self) -> Tuple[FloatArray, ...]:
+        K = len(self.startprob_)
+        return (np.zeros((K, 0)), np.zeros((K, 0)), np.zeros((K, 0)), self.rates_)
+
+    def _read_emission(self, model: Any) -> None:
+        self.rates_ = model.rates
 
     @property
     def lambdas_(self) -> FloatArray:

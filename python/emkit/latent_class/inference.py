@@ -35,6 +35,8 @@ class LatentClassInference:
         _means: Any
         _variances: Any
         _rates: Any
+        _block_means: Any
+        _block_covariances: Any
         _kind: str
         _config: Dict[str, Any]
         _n_threads: int
@@ -52,6 +54,7 @@ class LatentClassInference:
         chi_squared_: Optional[float]
         df_: Optional[int]
         weights_se_: Optional[FloatArray]
+        _probs_se_flat: Optional[FloatArray]
 
     def _compute_statistics(self, data: Any) -> None:
         """Fit statistics and standard errors on the training data (a ``layout.TrainingData``)."""
@@ -76,8 +79,12 @@ class LatentClassInference:
         h = np.exp(log_resp)
         N = float(counts.sum())
         npar = n_class_par + sum(K * (r - 1) for r in R)
+        block_type = self._config.get("block_covariance_type")
         if mixed:
             npar += K * (2 * len(groups["gaussian"]) + len(groups["poisson"]))
+            b = len(groups["block"])
+            npar += K * b + {"full": K * b * (b + 1) // 2, "tied": b * (b + 1) // 2, "spherical": K,
+                             None: 0}[block_type]
         ll = self.loglik_
         self.n_parameters_ = npar
         self.n_observations_ = N
@@ -110,7 +117,13 @@ class LatentClassInference:
             # and continuous items have no finite set of patterns: not computed.
             self.g_squared_ = None
             self.chi_squared_ = None
-        self._standard_errors(rows, counts, h, Z, X_all, groups, fixed_weights)
+        if block_type is None:
+            self._standard_errors(rows, counts, h, Z, X_all, groups, fixed_weights)
+        else:
+            # The scores of a covariance block with missing entries are not implemented: no
+            # standard errors rather than ones that ignore the block's parameters.
+            self.weights_se_ = self._probs_se_flat = None
+            self.means_se_ = self.variances_se_ = self.rates_se_ = None
 
     def _standard_errors(self, patterns: NDArray[Any], counts: FloatArray, h: FloatArray, Z: Optional[FloatArray],
                          X_all: Optional[FloatArray], groups: Any, fixed_weights: bool) -> None:
@@ -225,8 +238,10 @@ class LatentClassInference:
 
     @property
     def probs_se_(self) -> List[Any]:
-        """Standard errors of ``probs_``, same layout."""
+        """Standard errors of ``probs_``, same layout (not computed with a Gaussian block)."""
         self._check_fitted()
+        if self._probs_se_flat is None:
+            raise AttributeError("probs_se_: standard errors are not computed for a model with a Gaussian block")
         return self._split(self._probs_se_flat)
 
     def bic(self, X: Any = None) -> float:
@@ -249,9 +264,14 @@ class LatentClassInference:
         K = self._weights.shape[0]
         lines = [f"Latent class model: {K} classes, {len(self.encoding_.item_names)} items, "
                  f"N = {self.n_observations_:g}"]
-        if self.weights_se_ is not None:
-            lines.append("class weights (se):")
-            lines.append("  " + "  ".join(f"{w:.4f} ({s:.4f})" for w, s in zip(self._weights, self.weights_se_)))
+        with_se = self._probs_se_flat is not None
+        if not with_se:
+            lines.append("(standard errors are not computed for a model with a Gaussian block)")
+        if self._coef is None:
+            se_w = self.weights_se_
+            lines.append("class weights" + (" (se):" if se_w is not None else ":"))
+            lines.append("  " + "  ".join(f"{w:.4f}" + (f" ({se_w[k]:.4f})" if se_w is not None else "")
+                                          for k, w in enumerate(self._weights)))
         else:
             lines.append("average class probabilities:")
             lines.append("  " + "  ".join(f"{w:.4f}" for w in self._weights))
@@ -266,25 +286,36 @@ class LatentClassInference:
                     for q, (n, c) in enumerate(zip(names, self._coef[:, k]))
                 )
                 lines.append(f"  class {k}: {cells}")
+
+        def cell(value: float, se: Any) -> str:
+            return f"{value:.4f}" + (f" ({se:.4f})" if se is not None else "")
+
         probs = self._split_plain(self._probs_flat)
-        ses = self._split_plain(self._probs_se_flat)
+        se_flat = self._probs_se_flat
+        ses: List[Any] = self._split_plain(se_flat) if se_flat is not None else [None] * len(probs)
         for item, labels, block, se in zip(self.encoding_.item_names, self.encoding_.categories, probs, ses):
-            lines.append(f"item {item}: P(response | class) (se)")
+            lines.append(f"item {item}: P(response | class)" + (" (se)" if with_se else ""))
             width = max(18, max(len(str(lbl)) for lbl in labels) + 2)
             lines.append("  " + " " * 9 + "".join(f"{str(lbl):>{width}}" for lbl in labels))
             for k in range(K):
-                cells = "".join(f"{f'{p:.4f} ({s:.4f})':>{width}}" for p, s in zip(block[k], se[k]))
+                cells = "".join(f"{cell(p, None if se is None else se[k, r]):>{width}}" for r, p in enumerate(block[k]))
                 lines.append(f"  class {k:<2}" + cells)
         if self._kind == "mixed":
             groups = self._config["groups"]
-            for label, values, ses, cols in (
+            for label, values, ses_of, cols in (
                 ("mean", self._means, self.means_se_, groups["gaussian"]),
                 ("variance", self._variances, self.variances_se_, groups["gaussian"]),
                 ("rate", self._rates, self.rates_se_, groups["poisson"]),
             ):
                 for j, c in enumerate(cols):
-                    cells = "  ".join(f"class {k}: {values[k, j]:.4f} ({ses[k, j]:.4f})" for k in range(K))
-                    lines.append(f"column {c}: {label} (se)  {cells}")
+                    cells = "  ".join(f"class {k}: {cell(values[k, j], None if ses_of is None else ses_of[k, j])}"
+                                      for k in range(K))
+                    lines.append(f"column {c}: {label}" + (" (se)" if with_se else "") + f"  {cells}")
+            if self._block_means is not None:
+                lines.append(f"Gaussian block ({self._config['block_covariance_type']} covariance) over columns "
+                             f"{groups['block']}:")
+                for k in range(K):
+                    lines.append(f"  class {k}: means " + np.array2string(self._block_means[k], precision=4))
         lines.append("fit statistics:")
         stats = [
             ("log-likelihood", self.loglik_), ("free parameters", self.n_parameters_),

@@ -30,6 +30,7 @@ class TrainingData:
     covariate_names: Optional[List[str]] = None
     groups: Dict[str, List[int]] = field(default_factory=dict)  # mixed: column indices per family
     emission: List[str] = field(default_factory=list)  # the family of every column
+    block_covariance_type: Optional[str] = None  # mixed: the Gaussian block's, None without one
 
 
 def check_covariates(covariates: Any, n_rows: int) -> Tuple[FloatArray, Optional[List[str]]]:
@@ -112,7 +113,8 @@ def _prepare_mixed(X: Any, sample_weight: Any, emission: List[str], n_categories
             raise ValueError("X: missing='drop' leaves no complete row")
         M, weights = np.ascontiguousarray(M[keep]), weights[keep]
     _check_enough_rows(weights, n_components)
-    return TrainingData("mixed", M, weights, encoding, groups=groups, emission=emission)
+    return TrainingData("mixed", M, weights, encoding, groups=groups, emission=emission,
+                        block_covariance_type=mixed_layout.block_covariance_type(emission))
 
 
 def _check_enough_rows(weights: FloatArray, n_components: int) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 from .. import _core
 from .._base import EMEstimator, deprecated_alias
 from .._categorical import encode_new
+from .._families import gaussian as gaussian_family
 from .._families import mixed as mixed_layout
 from .._typing import FloatArray, NDArray
 from .._validation import (
@@ -42,10 +43,13 @@ class LatentClass(LatentClassInference, EMEstimator):
         Number of categories of each item, for integer-coded input (default: max code + 1).
     emission : None, str, list or dict
         The family of each column (StepMix's mixed measurement model): "categorical",
-        "gaussian" (a normal item with its own mean and variance per class) or "poisson"
-        (counts). A single string applies to every column; a dict maps column names (or
-        indices) to families, unlisted columns being categorical. Default: all categorical.
-        Missing values (NaN, negative codes) are integrated out in every family.
+        "gaussian" (a normal item with its own mean and variance per class), "poisson"
+        (counts), or one Gaussian block of correlated columns: "gaussian_full" (a covariance
+        matrix per class), "gaussian_tied" (one shared by the classes) or "gaussian_spherical"
+        (one variance per class); every column of the block names the same family. A single
+        string applies to every column; a dict maps column names (or indices) to families,
+        unlisted columns being categorical. Default: all categorical. Missing values (NaN,
+        negative codes) are integrated out in every family, within the block too.
         (``measurement`` is a deprecated alias.)
     reg_covar : float
         Added to the variance of every continuous item after each M-step.
@@ -78,7 +82,7 @@ class LatentClass(LatentClassInference, EMEstimator):
     """
 
     _parameter_attributes = ("_weights", "_probs_flat")
-    _optional_parameter_attributes = ("_coef", "_means", "_variances", "_rates")
+    _optional_parameter_attributes = ("_coef", "_means", "_variances", "_rates", "_block_means", "_block_covariances")
 
     def __init__(
         self,
@@ -208,6 +212,7 @@ class LatentClass(LatentClassInference, EMEstimator):
             X, sample_weight, covariates, emission=emission, n_categories=self.n_categories,
             missing=p["missing"], fit_intercept=bool(self.fit_intercept), n_components=p["n_components"],
         )
+        p["block_covariance_type"] = data.block_covariance_type
         inits = self._check_inits(p["n_components"], data.encoding.n_categories)
         if data.kind == "regression" and ("weights" in p["fixed"] or inits[0] is not None):
             raise ValueError("fixed=['weights']/weights_init: not available with covariates (the class "
@@ -238,7 +243,13 @@ class LatentClass(LatentClassInference, EMEstimator):
             sd = np.sqrt(np.maximum(var[:qn], 1e-12))
             start["means"] = mean[:qn] + rng.uniform(-1, 1, size=(K, qn)) * sd
             start["variances"] = np.tile(np.maximum(var[:qn], 1e-6), (K, 1))
-            start["rates"] = mean[qn:] * rng.uniform(0.5, 1.5, size=(K, qp))
+            start["rates"] = mean[qn : qn + qp] * rng.uniform(0.5, 1.5, size=(K, qp))
+            if data.block_covariance_type is not None:
+                block = cont[:, qn + qp :]
+                start["block_means"] = mean[qn + qp :] + rng.uniform(-1, 1, size=(K, block.shape[1])) * np.sqrt(
+                    np.maximum(var[qn + qp :], 1e-12))
+                start["block_covariances"] = gaussian_family.starting_covariances(block, weights, var[qn + qp :], K,
+                                                          data.block_covariance_type)
         return start
 
     def _make_model(self, kind: str, params: Dict[str, Any], n_categories: List[int], p: Dict[str, Any]) -> Any:
@@ -250,19 +261,24 @@ class LatentClass(LatentClassInference, EMEstimator):
         if kind == "regression":
             return _core.LatentClassRegressionModel(params["coef"], probs, n_categories, item_prior)
         if kind == "mixed":
+            block = params.get("block_means") is not None
             return _core.MixedLatentClassModel(
                 params["weights"], probs if probs.shape[1] else None, n_categories,
                 np.ascontiguousarray(params["means"]), np.ascontiguousarray(params["variances"]),
                 np.ascontiguousarray(params["rates"]), item_prior, weight_prior, fixed_weights, p["reg_covar"],
+                block_means=np.ascontiguousarray(params["block_means"]) if block else None,
+                block_covariances=np.ascontiguousarray(params["block_covariances"]) if block else None,
+                block_covariance_type=p.get("block_covariance_type") or "full",
             )
         return _core.LatentClassModel(params["weights"], probs, n_categories, item_prior, weight_prior, fixed_weights)
 
     def _current_parameters(self) -> Dict[str, Any]:
-        params = {"weights": self._weights, "probs": self._probs_flat}
+        params: Dict[str, Any] = {"weights": self._weights, "probs": self._probs_flat}
         if self._coef is not None:
             params["coef"] = self._coef
         if self._kind == "mixed":
-            params.update(means=self._means, variances=self._variances, rates=self._rates)
+            params.update(means=self._means, variances=self._variances, rates=self._rates,
+                          block_means=self._block_means, block_covariances=self._block_covariances)
         return params
 
     def _store(self, model: Any, data: layout.TrainingData, p: Dict[str, Any]) -> None:
@@ -272,11 +288,13 @@ class LatentClass(LatentClassInference, EMEstimator):
         self.emission_ = list(data.emission)
         self.prior_ = p["prior"]
         self._config = {"kind": data.kind, "fixed": sorted(p["fixed"]), "reg_covar": p["reg_covar"],
-                        "n_threads": p["n_threads"], "groups": data.groups}
+                        "n_threads": p["n_threads"], "groups": data.groups,
+                        "block_covariance_type": data.block_covariance_type}
         self._kind = data.kind
         self._n_threads = p["n_threads"]
         self._coef = None
         self._means = self._variances = self._rates = None
+        self._block_means = self._block_covariances = None
         self._covariate_names = data.covariate_names
         self._update_from_model(model, K)
         if data.kind == "regression":
@@ -294,6 +312,7 @@ class LatentClass(LatentClassInference, EMEstimator):
             self._means, self._variances, self._rates = (
                 a if a.shape[0] else np.zeros((K, 0)) for a in (model.means, model.variances, model.rates)
             )
+            self._block_means, self._block_covariances = model.block_means, model.block_covariances
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None, covariates: Any = None) -> LatentClass:
@@ -339,7 +358,8 @@ class LatentClass(LatentClassInference, EMEstimator):
 
     def _core_model(self) -> Any:
         self._check_fitted()
-        p = {"prior": self.prior_, "fixed": frozenset(self._config["fixed"]), "reg_covar": self._config["reg_covar"]}
+        p = {"prior": self.prior_, "fixed": frozenset(self._config["fixed"]), "reg_covar": self._config["reg_covar"],
+             "block_covariance_type": self._config.get("block_covariance_type")}
         return self._make_model(self._kind, self._current_parameters(), self.encoding_.n_categories, p)
 
     def _rows(self, X: Any, covariates: Any) -> Tuple[NDArray[Any], Optional[FloatArray]]:
@@ -409,8 +429,11 @@ class LatentClass(LatentClassInference, EMEstimator):
         self._check_fitted()
         if self._kind != "mixed":
             raise AttributeError(f"{name}: the model has no continuous or count indicators")
-        values = {"means_": self._means, "variances_": self._variances, "rates_": self._rates}
-        value: FloatArray = values[name]
+        values = {"means_": self._means, "variances_": self._variances, "rates_": self._rates,
+                  "block_means_": self._block_means, "block_covariances_": self._block_covariances}
+        value: Optional[FloatArray] = values[name]
+        if value is None:
+            raise AttributeError(f"{name}: the model has no Gaussian block")
         return value
 
     @property
@@ -427,6 +450,24 @@ class LatentClass(LatentClassInference, EMEstimator):
     def rates_(self) -> FloatArray:
         """Rates of the count ("poisson") items, classes × items."""
         return self._mixed_attr("rates_")
+
+    @property
+    def block_means_(self) -> FloatArray:
+        """Means of the Gaussian block's columns, classes × block columns."""
+        return self._mixed_attr("block_means_")
+
+    @property
+    def block_covariances_(self) -> FloatArray:
+        """Covariances of the Gaussian block in scikit-learn's layout for its covariance type:
+        full (K, b, b), tied (b, b), spherical (K,)."""
+        return self._mixed_attr("block_covariances_")
+
+    @property
+    def block_covariance_type_(self) -> Optional[str]:
+        """"full", "tied" or "spherical" (the block's family), None without a Gaussian block."""
+        self._check_fitted()
+        value: Optional[str] = self._config.get("block_covariance_type")
+        return value
 
     @property
     def coef_(self) -> FloatArray:
@@ -483,6 +524,10 @@ class LatentClass(LatentClassInference, EMEstimator):
             self._means, self._variances, self._rates = (
                 np.ascontiguousarray(a[order]) for a in (self._means, self._variances, self._rates)
             )
+            if self._block_means is not None:
+                self._block_means = np.ascontiguousarray(self._block_means[order])
+                if self._config["block_covariance_type"] != "tied":
+                    self._block_covariances = np.ascontiguousarray(self._block_covariances[order])
         if self._coef is not None:
             # Re-express the logit with the new class 0 as the reference.
             coef = self._coef[:, order]
@@ -533,3 +578,4 @@ class LatentClass(LatentClassInference, EMEstimator):
             raise ValueError("sample: available for categorical indicators without covariates only")
         codes, labels = self._core_model().sample(n_samples, restart_seeds(self.random_state, 1)[0])
         return codes, labels.astype(np.intp)
+
