@@ -2,6 +2,7 @@
 to a relative 1e-9, after a whole fit and after every single EM iteration."""
 
 import numpy as np
+import pytest
 
 RTOL = 1e-9
 
@@ -39,6 +40,39 @@ def assert_every_iteration_matches(step, X, lengths, sample_weight, expected, na
         step.m_step(step.e_step(X, lengths, sample_weight=sample_weight))
         when = f" after iteration {it}"
         assert_parameters_close(names, parameters(step), expected["params"][it], when)
+
+
+def check_fit_and_every_iteration(make, X, lengths, sample_weight, expected, names, parameters, objective):
+    """``make(**settings)`` builds the estimator at the reference's starting point. Its fit (tol=0,
+    as many iterations as ``expected``) and its e_step/m_step, one iteration at a time, both follow
+    the reference; the fit's log-likelihood is ``objective(final parameters)``. Returns the fit."""
+    hmm = make(tol=0.0, max_iter=len(expected["history"]) - 1, reg_covar=1e-6).fit(
+        X, lengths, sample_weight=sample_weight
+    )
+    assert_fit_matches(hmm, expected, names, parameters)
+    assert hmm.loglik_ == pytest.approx(objective(expected["params"][-1]), rel=RTOL)
+    step = make().initialize(X, lengths)
+    assert_every_iteration_matches(step, X, lengths, sample_weight, expected, names, parameters)
+    return hmm
+
+
+def assert_decoding_matches(hmm, X, lengths, expected_logprob, expected_states):
+    """decode and predict give the reference's Viterbi paths and their log-probabilities."""
+    logprob, states = hmm.decode(X, lengths)
+    assert np.array_equal(states, expected_states)
+    assert logprob == pytest.approx(expected_logprob.sum(), rel=RTOL)
+    assert np.array_equal(hmm.predict(X, lengths), expected_states)
+
+
+def assert_posteriors_match(hmm, X, lengths, expected_loglik, expected_post):
+    """score_samples, score_sequences, score and predict_proba against the reference's
+    forward-backward (log-likelihood per sequence, posteriors per time step)."""
+    logprob, post = hmm.score_samples(X, lengths)
+    assert_close(post, expected_post, "posteriors")
+    assert logprob == pytest.approx(expected_loglik.sum(), rel=RTOL)
+    assert_close(hmm.score_sequences(X, lengths), expected_loglik, "score per sequence")
+    assert hmm.score(X, lengths) == pytest.approx(expected_loglik.sum(), rel=RTOL)
+    assert_close(hmm.predict_proba(X, lengths), expected_post, "predict_proba")
 
 
 def gaussian_prior(X, covariance_type):

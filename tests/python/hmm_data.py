@@ -36,6 +36,14 @@ def make_sequences(lengths=(40, 25, 55), d=2, K=3, seed=0, missing=0.0, unobserv
         X.append(means[z] + np.einsum("tij,tj->ti", A[z], rng.normal(size=(T, d))))
         states.append(z)
     X, states = np.concatenate(X), np.concatenate(states)
+    hide(X, lengths, rng, missing, unobserved)
+    return X, lengths, states
+
+
+def hide(X, lengths, rng, missing=0.0, unobserved=0.0):
+    """Makes entries of X missing in place: each with probability ``missing`` (never a whole time
+    step), and whole time steps with probability ``unobserved`` — always the first step of the
+    second sequence and the last step."""
     if missing:
         mask = rng.uniform(size=X.shape) < missing
         mask[mask.all(axis=1), 0] = False
@@ -46,7 +54,6 @@ def make_sequences(lengths=(40, 25, 55), d=2, K=3, seed=0, missing=0.0, unobserv
             rows[lengths[0]] = True
         rows[-1] = True
         X[rows] = np.nan
-    return X, lengths, states
 
 
 def hmm_start(X, K, covariance_type, seed=1):

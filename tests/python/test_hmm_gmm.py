@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from hmm_checks import (
     RTOL,
-    assert_close,
-    assert_every_iteration_matches,
-    assert_fit_matches,
+    assert_decoding_matches,
+    assert_posteriors_match,
+    check_fit_and_every_iteration,
     gaussian_prior,
 )
+from hmm_data import hide
 from reference import hmm as ref
 
 import emkit
@@ -38,15 +39,7 @@ def make_sequences(lengths=(50, 35, 45), seed=0, missing=0.0, unobserved=0.0):
         X.append(centres[z, m] + rng.normal(scale=0.8, size=(T, D)))
         states.append(z)
     X, states = np.concatenate(X), np.concatenate(states)
-    if missing:
-        mask = rng.uniform(size=X.shape) < missing
-        mask[mask.all(axis=1), 0] = False
-        X[mask] = np.nan
-    if unobserved:
-        rows = rng.uniform(size=X.shape[0]) < unobserved
-        rows[lengths[0]] = True  # the first step of the second sequence
-        rows[-1] = True
-        X[rows] = np.nan
+    hide(X, lengths, rng, missing, unobserved)
     return X, lengths, states
 
 
@@ -152,26 +145,13 @@ def test_twenty_iterations_match_reference(covariance_type, case):
         prior=prior,
         fixed=fixed,
     )
-    hmm = emkit.GMMHMM(
-        K,
-        M,
-        covariance_type=covariance_type,
-        tol=0.0,
-        max_iter=20,
-        reg_covar=1e-6,
-        fixed=fixed,
-        **init_kwargs(start),
-        **estimator_prior,
-    ).fit(X, lengths, sample_weight=w)
-    assert_fit_matches(hmm, expected, NAMES, parameters)
-    loglik = ref.gmm_objective(X, lengths, expected["params"][-1], covariance_type, sample_weight=w)
-    assert hmm.loglik_ == pytest.approx(loglik, rel=RTOL)
-
-    # Parameters after every single iteration, through the e_step/m_step interface.
-    step = emkit.GMMHMM(
-        K, M, covariance_type=covariance_type, fixed=fixed, **init_kwargs(start), **estimator_prior
-    ).initialize(X, lengths)
-    assert_every_iteration_matches(step, X, lengths, w, expected, NAMES, parameters)
+    hmm = check_fit_and_every_iteration(
+        lambda **kw: emkit.GMMHMM(
+            K, M, covariance_type=covariance_type, fixed=fixed, **init_kwargs(start), **estimator_prior, **kw
+        ),
+        X, lengths, w, expected, NAMES, parameters,
+        lambda params: ref.gmm_objective(X, lengths, params, covariance_type, sample_weight=w),
+    )
     if "weights" in fixed:
         np.testing.assert_allclose(hmm.weights_, start[2], rtol=1e-15, atol=0)
     if "means" in fixed:
@@ -189,10 +169,7 @@ def test_viterbi_paths_equal_reference(covariance_type):
         K, M, covariance_type=covariance_type, max_iter=5, tol=0.0, **init_kwargs(start)
     ).fit(X, lengths)
     expected_logprob, expected_states = ref.gmm_decode(X, lengths, parameters(hmm), covariance_type)
-    logprob, states = hmm.decode(X, lengths)
-    assert np.array_equal(states, expected_states)
-    assert logprob == pytest.approx(expected_logprob.sum(), rel=RTOL)
-    assert np.array_equal(hmm.predict(X, lengths), expected_states)
+    assert_decoding_matches(hmm, X, lengths, expected_logprob, expected_states)
 
 
 def test_posteriors_and_scores_match_reference(covariance_type):
@@ -202,12 +179,7 @@ def test_posteriors_and_scores_match_reference(covariance_type):
         X, lengths
     )
     expected_loglik, expected_post = ref.gmm_posteriors(X, lengths, start, covariance_type)
-    logprob, post = hmm.score_samples(X, lengths)
-    assert_close(post, expected_post, "posteriors")
-    assert logprob == pytest.approx(expected_loglik.sum(), rel=RTOL)
-    assert_close(hmm.score_sequences(X, lengths), expected_loglik, "score per sequence")
-    assert hmm.score(X, lengths) == pytest.approx(expected_loglik.sum(), rel=RTOL)
-    assert_close(hmm.predict_proba(X, lengths), expected_post, "predict_proba")
+    assert_posteriors_match(hmm, X, lengths, expected_loglik, expected_post)
 
 
 def test_log_prior_matches_reference(covariance_type):

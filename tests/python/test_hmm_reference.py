@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from hmm_checks import (
     RTOL,
-    assert_close,
-    assert_every_iteration_matches,
-    assert_fit_matches,
+    assert_decoding_matches,
+    assert_posteriors_match,
+    check_fit_and_every_iteration,
     gaussian_prior,
 )
 from hmm_data import hmm_start, make_sequences
@@ -102,25 +102,13 @@ def test_twenty_iterations_match_reference(covariance_type, case):
         means_init=start[2],
         covariances_init=start[3],
     )
-    hmm = emkit.GaussianHMM(
-        K,
-        covariance_type=covariance_type,
-        tol=0.0,
-        max_iter=20,
-        reg_covar=1e-6,
-        fixed=fixed,
-        **init,
-        **estimator_prior,
-    ).fit(X, lengths, sample_weight=w)
-    assert_fit_matches(hmm, expected, NAMES, parameters)
-    loglik = ref.objective(X, lengths, expected["params"][-1], covariance_type, sample_weight=w)
-    assert hmm.loglik_ == pytest.approx(loglik, rel=RTOL)
-
-    # Parameters after every single iteration, through the e_step/m_step interface.
-    step = emkit.GaussianHMM(
-        K, covariance_type=covariance_type, fixed=fixed, **init, **estimator_prior
-    ).initialize(X, lengths)
-    assert_every_iteration_matches(step, X, lengths, w, expected, NAMES, parameters)
+    hmm = check_fit_and_every_iteration(
+        lambda **kw: emkit.GaussianHMM(
+            K, covariance_type=covariance_type, fixed=fixed, **init, **estimator_prior, **kw
+        ),
+        X, lengths, w, expected, NAMES, parameters,
+        lambda params: ref.objective(X, lengths, params, covariance_type, sample_weight=w),
+    )
     # Fixed probabilities are the given ones renormalised (their sum may be 1 +- an ulp).
     if "startprob" in fixed:
         np.testing.assert_allclose(hmm.startprob_, start[0], rtol=1e-15, atol=0)
@@ -150,10 +138,7 @@ def test_viterbi_paths_equal_reference(covariance_type):
     ).fit(X, lengths)
     params = (hmm.startprob_, hmm.transmat_, hmm.means_, hmm.covariances_)
     expected_logprob, expected_states = ref.decode(X, lengths, params, covariance_type)
-    logprob, states = hmm.decode(X, lengths)
-    assert np.array_equal(states, expected_states)
-    assert logprob == pytest.approx(expected_logprob.sum(), rel=RTOL)
-    assert np.array_equal(hmm.predict(X, lengths), expected_states)
+    assert_decoding_matches(hmm, X, lengths, expected_logprob, expected_states)
 
 
 def test_posteriors_and_scores_match_reference(covariance_type):
@@ -168,12 +153,7 @@ def test_posteriors_and_scores_match_reference(covariance_type):
         covariances_init=start[3],
     ).initialize(X, lengths)
     expected_loglik, expected_post = ref.posteriors(X, lengths, start, covariance_type)
-    logprob, post = hmm.score_samples(X, lengths)
-    assert_close(post, expected_post, "posteriors")
-    assert logprob == pytest.approx(expected_loglik.sum(), rel=RTOL)
-    assert_close(hmm.score_sequences(X, lengths), expected_loglik, "score per sequence")
-    assert hmm.score(X, lengths) == pytest.approx(expected_loglik.sum(), rel=RTOL)
-    assert_close(hmm.predict_proba(X, lengths), expected_post, "predict_proba")
+    assert_posteriors_match(hmm, X, lengths, expected_loglik, expected_post)
 
 
 def test_log_prior_matches_reference(covariance_type):

@@ -32,6 +32,22 @@ PRIOR_KEYS = ("weight_concentration", "item_concentration")
 FIXED_GROUPS = ("weights",)
 
 
+def _mixed_parameter(attribute: str, doc: str) -> Any:
+    """A read-only fitted parameter of the mixed form (continuous, count or block columns)."""
+    name = attribute[1:] + "_"
+
+    def get(self: LatentClass) -> FloatArray:
+        self._check_fitted()
+        if self._kind != "mixed":
+            raise AttributeError(f"{name}: the model has no continuous or count indicators")
+        value: Optional[FloatArray] = getattr(self, attribute)
+        if value is None:
+            raise AttributeError(f"{name}: the model has no Gaussian block")
+        return value
+
+    return property(get, doc=doc)
+
+
 class LatentClass(LatentClassInference, EMEstimator):
     """Latent class model (poLCA, StepMix's measurement model) fitted by EM.
 
@@ -425,42 +441,13 @@ class LatentClass(LatentClassInference, EMEstimator):
         return float(self._core_model().log_prior())
 
     # ------------------------------------------------------------------ parameters
-    def _mixed_attr(self, name: str) -> FloatArray:
-        self._check_fitted()
-        if self._kind != "mixed":
-            raise AttributeError(f"{name}: the model has no continuous or count indicators")
-        values = {"means_": self._means, "variances_": self._variances, "rates_": self._rates,
-                  "block_means_": self._block_means, "block_covariances_": self._block_covariances}
-        value: Optional[FloatArray] = values[name]
-        if value is None:
-            raise AttributeError(f"{name}: the model has no Gaussian block")
-        return value
-
-    @property
-    def means_(self) -> FloatArray:
-        """Means of the continuous ("gaussian") items, classes × items."""
-        return self._mixed_attr("means_")
-
-    @property
-    def variances_(self) -> FloatArray:
-        """Variances of the continuous items, classes × items."""
-        return self._mixed_attr("variances_")
-
-    @property
-    def rates_(self) -> FloatArray:
-        """Rates of the count ("poisson") items, classes × items."""
-        return self._mixed_attr("rates_")
-
-    @property
-    def block_means_(self) -> FloatArray:
-        """Means of the Gaussian block's columns, classes × block columns."""
-        return self._mixed_attr("block_means_")
-
-    @property
-    def block_covariances_(self) -> FloatArray:
-        """Covariances of the Gaussian block in scikit-learn's layout for its covariance type:
-        full (K, b, b), tied (b, b), spherical (K,)."""
-        return self._mixed_attr("block_covariances_")
+    means_ = _mixed_parameter("_means", "Means of the continuous (\"gaussian\") items, classes × items.")
+    variances_ = _mixed_parameter("_variances", "Variances of the continuous items, classes × items.")
+    rates_ = _mixed_parameter("_rates", "Rates of the count (\"poisson\") items, classes × items.")
+    block_means_ = _mixed_parameter("_block_means", "Means of the Gaussian block's columns, classes × block columns.")
+    block_covariances_ = _mixed_parameter(
+        "_block_covariances", "Covariances of the Gaussian block in scikit-learn's layout for its covariance "
+        "type: full (K, b, b), tied (b, b), spherical (K,).")
 
     @property
     def block_covariance_type_(self) -> Optional[str]:

@@ -41,6 +41,8 @@ import math
 
 import numpy as np
 
+from .gmm import _as_data, _as_sample_weight  # the same input conventions
+
 MEASUREMENTS = ("categorical", "gaussian", "poisson")
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -68,22 +70,6 @@ def _as_measurement(measurement, J):
         if m not in MEASUREMENTS:
             raise ValueError(f"measurement entries must be in {MEASUREMENTS!r}, got {m!r}")
     return measurement
-
-
-def _as_data(X):
-    X = np.array(X, dtype=float)
-    if X.ndim != 2:
-        raise ValueError("X must be a 2-D array")
-    return X
-
-
-def _as_sample_weight(sample_weight, n):
-    if sample_weight is None:
-        return np.ones(n)
-    w = np.array(sample_weight, dtype=float).reshape(-1)
-    if w.shape[0] != n:
-        raise ValueError("sample_weight must have one entry per row of X")
-    return w
 
 
 def _as_params(params, measurement):
