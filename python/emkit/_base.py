@@ -31,7 +31,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import warnings
-from typing import Any, Dict, List, Tuple
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -43,6 +44,7 @@ from ._warnings import ConvergenceWarning, EmptyComponentWarning, MonitorWarning
 __all__ = [
     "BaseEstimator",
     "EMEstimator",
+    "MixtureEstimator",
     "ConvergenceWarning",
     "EmptyComponentWarning",
     "MonitorWarning",
@@ -97,16 +99,32 @@ class BaseEstimator:
         return f"{type(self).__name__}({', '.join(changed)})"
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class EMEstimator(BaseEstimator):
     """The EM protocol's shared half (see the module docstring). A subclass names its current
     parameters in ``_parameter_attributes`` (their presence means fitted or initialised; they
     fingerprint the statistics) and implements ``initialize``, ``e_step`` (through
-    :meth:`_stats`), ``m_step`` (through :meth:`_check_stats`) and ``log_prior``."""
+    :meth:`_stats`), ``m_step`` (through :meth:`_check_stats`) and ``log_prior``.
+
+    Constructors are dataclasses: every class that declares constructor parameters is decorated
+    with ``@dataclass(eq=False, repr=False, kw_only=True)`` (identity equality and hash, the repr
+    of :class:`BaseEstimator`, keyword-only parameters) and declares them as fields, each once, in
+    the class it belongs to; a subclass redeclares a field only to change
+    its default (``field(default=..., kw_only=False)`` for the positional ones). The generated
+    ``__init__`` only stores the arguments, as scikit-learn's; fit checks them. The fields here
+    are the fitting settings of every estimator (documented in each estimator's docstring)."""
+
+    tol: float = 1e-3
+    max_iter: int = 100
+    warm_start: bool = False
+    n_threads: Optional[int] = None
+    verbose: int = 0
+    verbose_interval: int = 10
 
     #: The attributes holding the current parameters (set by fit, initialize or set_state).
-    _parameter_attributes: Tuple[str, ...] = ()
+    _parameter_attributes: ClassVar[Tuple[str, ...]] = ()
     #: Parameters some configurations of the model have and others not (fingerprinted when set).
-    _optional_parameter_attributes: Tuple[str, ...] = ()
+    _optional_parameter_attributes: ClassVar[Tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ fitted or not
     def _is_fitted(self) -> bool:
@@ -184,7 +202,7 @@ class EMEstimator(BaseEstimator):
 
     def _warm(self) -> bool:
         """Whether fit continues from the current parameters (``warm_start`` and fitted)."""
-        warm = getattr(self, "warm_start", False)
+        warm = self.warm_start
         if not isinstance(warm, (bool, np.bool_)):
             raise TypeError(f"warm_start: expected a bool, got {warm!r}")
         return bool(warm) and self._is_fitted()
@@ -237,6 +255,20 @@ class EMEstimator(BaseEstimator):
         for name, value in fitted.items():
             setattr(self, name, value)
         return self
+
+
+@dataclass(eq=False, repr=False, kw_only=True)
+class MixtureEstimator(EMEstimator):
+    """The fields of the estimators of mixture models (GaussianMixture, LatentClass, the HMMs —
+    an HMM is a mixture whose labels follow a Markov chain): ``n_components`` components
+    (classes, states; the one positional parameter), fitted from ``n_init`` random starts seeded
+    by ``random_state``, with the parameter groups named in ``fixed`` held at their initial
+    values (which groups: the estimator's)."""
+
+    n_components: int = field(default=1, kw_only=False)
+    n_init: int = 1
+    fixed: Any = None
+    random_state: Any = None
 
 
 def deprecated_alias(new_value: Any, new_name: str, old_value: Any, old_name: str, default: Any) -> Any:

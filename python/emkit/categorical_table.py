@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -13,6 +14,7 @@ from ._typing import FloatArray, NDArray
 from ._validation import check_float, check_int, check_n_threads, check_sample_weight
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class CategoricalTable(EMEstimator):
     """The joint distribution of several categorical variables, estimated by maximum
     likelihood from records in which some variables are missing.
@@ -28,30 +30,28 @@ class CategoricalTable(EMEstimator):
 
     Attributes: ``probs_`` (shape ``(R_1, ..., R_J)``, sums to 1), ``categories_``,
     ``loglik_``, ``history_``, ``converged_``, ``n_iter_``, ``lower_bound_``, ``restarts_``.
+
+    Parameters
+    ----------
+    n_categories : list of int, optional
+        Number of categories of each variable, for integer-coded input (default: max code + 1).
+    tol : float
+        EM stops when the per-record average log-likelihood changes by less than ``tol``;
+        ``tol=0`` runs exactly ``max_iter`` iterations.
+    max_iter : int
+        Maximum number of EM iterations.
+    probs_init : array, optional
+        The starting table, shape ``(R_1, ..., R_J)``, nonnegative and summing to 1.
+    warm_start, n_threads, verbose, verbose_interval
+        As for ``GaussianMixture``.
     """
 
     _parameter_attributes = ("probs_",)
 
-    def __init__(
-        self,
-        *,
-        n_categories: Optional[List[int]] = None,
-        tol: float = 1e-10,
-        max_iter: int = 1000,
-        probs_init: Any = None,
-        warm_start: bool = False,
-        n_threads: Optional[int] = None,
-        verbose: int = 0,
-        verbose_interval: int = 10,
-    ):
-        self.n_categories = n_categories
-        self.tol = tol
-        self.max_iter = max_iter
-        self.probs_init = probs_init
-        self.warm_start = warm_start
-        self.n_threads = n_threads
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
+    n_categories: Optional[List[int]] = None
+    tol: float = 1e-10
+    max_iter: int = 1000
+    probs_init: Any = None
 
     def _prepare(self, X: Any, sample_weight: Any) -> Tuple[
         Dict[str, Any], NDArray[np.int32], FloatArray, CategoricalEncoding, FloatArray

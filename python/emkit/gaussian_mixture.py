@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple, cast
 
 import numpy as np
 
 from . import _core
-from ._base import EMEstimator
+from ._base import MixtureEstimator
 from ._families import gaussian as family
 from ._typing import FloatArray, NDArray, ObjectArray, RealArray
 from ._validation import (
@@ -30,7 +31,8 @@ covariance_shape = family.covariance_shape
 FIXED_GROUPS = ("weights", "means", "covariances")
 
 
-class GaussianMixture(EMEstimator):
+@dataclass(eq=False, repr=False, kw_only=True)
+class GaussianMixture(MixtureEstimator):
     """Gaussian mixture fitted by Expectation-Maximization.
 
     A superset of scikit-learn's ``GaussianMixture``: the same parameters and attributes, plus
@@ -92,44 +94,13 @@ class GaussianMixture(EMEstimator):
     verbose_interval : int
     """
 
-    def __init__(
-        self,
-        n_components: int = 1,
-        *,
-        covariance_type: str = "full",
-        tol: float = 1e-3,
-        reg_covar: float = 1e-6,
-        max_iter: int = 100,
-        n_init: int = 1,
-        init_params: str = "kmeans++",
-        weights_init: Any = None,
-        means_init: Any = None,
-        covariances_init: Any = None,
-        prior: Any = None,
-        fixed: Any = None,
-        random_state: Any = None,
-        warm_start: bool = False,
-        n_threads: Optional[int] = None,
-        verbose: int = 0,
-        verbose_interval: int = 10,
-    ):
-        self.n_components = n_components
-        self.covariance_type = covariance_type
-        self.tol = tol
-        self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init_params = init_params
-        self.weights_init = weights_init
-        self.means_init = means_init
-        self.covariances_init = covariances_init
-        self.prior = prior
-        self.fixed = fixed
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.n_threads = n_threads
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
+    covariance_type: str = "full"
+    reg_covar: float = 1e-6
+    init_params: str = "kmeans++"
+    weights_init: Any = None
+    means_init: Any = None
+    covariances_init: Any = None
+    prior: Any = None
 
     _parameter_attributes = ("weights_", "means_", "covariances_")
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .._base import EMEstimator
+from .._base import MixtureEstimator
 from .._typing import FloatArray, NDArray, ObjectArray, RealArray
 from .._validation import (
     check_choice,
@@ -26,24 +27,6 @@ if TYPE_CHECKING:
 
 #: Parameter groups ``fixed`` may hold fixed while fitting.
 FIXED_GROUPS = ("startprob", "transmat", "means", "covariances")
-#: The constructor parameters of the hidden chain, which every HMM estimator takes.
-CHAIN_PARAMETERS = (
-    "n_components",
-    "tol",
-    "max_iter",
-    "n_init",
-    "startprob_init",
-    "transmat_init",
-    "startprob_prior",
-    "transmat_prior",
-    "fixed",
-    "algorithm",
-    "random_state",
-    "warm_start",
-    "n_threads",
-    "verbose",
-    "verbose_interval",
-)
 DECODER_ALGORITHMS = ("viterbi", "map")
 #: Probability vectors (startprob, rows of transmat) must sum to one within this.
 PROBABILITY_ATOL = 1e-8
@@ -214,7 +197,8 @@ def _as_2d(X: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------- estimator
-class BaseHMM(EMEstimator):
+@dataclass(eq=False, repr=False, kw_only=True)
+class BaseHMM(MixtureEstimator):
     """What every HMM estimator shares: the restart loop around the core's EM driver, the
     engine's three calls (``initialize``, ``e_step``, ``m_step``), scoring, decoding and the
     information criteria. A subclass (one emission family) provides ``_prepare`` (checks X and the
@@ -222,33 +206,23 @@ class BaseHMM(EMEstimator):
     ``_current_config``, ``_sequences`` (new data in the core's layout), ``_update_from_model``,
     ``sample``, and the class attribute ``_parameter_attributes``.
 
-    The chain's parameters (``CHAIN_PARAMETERS``) are BaseHMM's: a subclass lists them in its
-    ``__init__`` signature with its emission's, stores them with ``_set_chain_parameters`` and
-    checks them with ``_check_chain_parameters``; it names what ``fixed`` may hold in
-    ``_fixed_groups``."""
+    The chain's parameters (``CHAIN_PARAMETERS``) are BaseHMM's dataclass fields (those of
+    :class:`~emkit._base.MixtureEstimator` and the start, transition and decoder settings
+    below), checked by ``_check_chain_parameters``; a subclass declares its emission's parameters
+    as fields of its own (see :class:`~emkit._base.EMEstimator`) and names what ``fixed`` may
+    hold in ``_fixed_groups``."""
 
-    _parameter_attributes: Tuple[str, ...] = ("startprob_", "transmat_")
+    startprob_init: Any = None
+    transmat_init: Any = None
+    startprob_prior: Any = 1.0
+    transmat_prior: Any = 1.0
+    algorithm: str = "viterbi"
+
+    _parameter_attributes: ClassVar[Tuple[str, ...]] = ("startprob_", "transmat_")
     #: The names ``fixed`` may hold.
-    _fixed_groups: Tuple[str, ...] = FIXED_GROUPS
+    _fixed_groups: ClassVar[Tuple[str, ...]] = FIXED_GROUPS
 
     if TYPE_CHECKING:
-        # The chain's constructor parameters, stored as given by _set_chain_parameters.
-        n_components: Any
-        tol: Any
-        max_iter: Any
-        n_init: Any
-        startprob_init: Any
-        transmat_init: Any
-        startprob_prior: Any
-        transmat_prior: Any
-        fixed: Any
-        algorithm: Any
-        random_state: Any
-        warm_start: Any
-        n_threads: Any
-        verbose: Any
-        verbose_interval: Any
-
         # What every subclass (one emission family) provides; see the class docstring.
         def _prepare(self, X: Any, lengths: Any, sample_weight: Any) -> Tuple[
             NDArray[Any], NDArray[np.int64], Optional[ObjectArray], FloatArray, FloatArray,
@@ -265,14 +239,6 @@ class BaseHMM(EMEstimator):
         def _update_from_model(self, model: Any) -> None: ...
 
     # ------------------------------------------------------------------ the chain's parameters
-    def _set_chain_parameters(self, init_arguments: Dict[str, Any]) -> None:
-        """Stores the chain's constructor arguments as given (``init_arguments``: the subclass
-        ``__init__``'s ``locals()``). Every ``__init__`` lists all its parameters in its signature,
-        which get_params introspects as scikit-learn does; as there, ``__init__`` only stores and
-        fit checks."""
-        for name in CHAIN_PARAMETERS:
-            setattr(self, name, init_arguments[name])
-
     def _fixed_spec(self) -> Any:
         """``fixed`` in the names of ``_fixed_groups`` (PoissonHMM renames one)."""
         return self.fixed
@@ -498,3 +464,7 @@ class BaseHMM(EMEstimator):
             row = cum[states[t - 1]]
             states[t] = min(int(np.searchsorted(row, u[t] * row[-1], side="right")), len(row) - 1)
         return states
+
+
+#: The constructor parameters of the hidden chain, which every HMM estimator takes: BaseHMM's.
+CHAIN_PARAMETERS: Tuple[str, ...] = tuple(f.name for f in fields(BaseHMM))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
 import numpy as np
@@ -98,6 +99,7 @@ def _sample_categorical(flat: FloatArray, n_categories: List[int], states: NDArr
 
 
 # ---------------------------------------------------------------------------------- categorical
+@dataclass(eq=False, repr=False, kw_only=True)
 class CategoricalHMM(BaseHMM):
     """Hidden Markov model with categorical emissions, fitted by EM (Baum-Welch).
 
@@ -133,32 +135,9 @@ class CategoricalHMM(BaseHMM):
     _parameter_attributes = ("startprob_", "transmat_", "emissionprob_")
     _fixed_groups = CATEGORICAL_FIXED_GROUPS
 
-    def __init__(
-        self,
-        n_components: int = 1,
-        *,
-        n_categories: Any = None,
-        tol: float = 1e-3,
-        max_iter: int = 100,
-        n_init: int = 1,
-        startprob_init: Any = None,
-        transmat_init: Any = None,
-        emissionprob_init: Any = None,
-        startprob_prior: Any = 1.0,
-        transmat_prior: Any = 1.0,
-        emissionprob_prior: float = 1.0,
-        fixed: Any = None,
-        algorithm: str = "viterbi",
-        random_state: Any = None,
-        warm_start: bool = False,
-        n_threads: Optional[int] = None,
-        verbose: int = 0,
-        verbose_interval: int = 10,
-    ):
-        self._set_chain_parameters(locals())
-        self.n_categories = n_categories
-        self.emissionprob_init = emissionprob_init
-        self.emissionprob_prior = emissionprob_prior
+    n_categories: Any = None
+    emissionprob_init: Any = None
+    emissionprob_prior: float = 1.0
 
     # ------------------------------------------------------------------ validation
     def _n_categories_spec(self, n_features: int) -> Optional[List[int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -17,10 +18,18 @@ COVARIANCE_TYPES = family.COVARIANCE_TYPES
 covariance_shape = family.covariance_shape
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class GaussianFamilyHMM(BaseHMM):
-    """What the HMMs with Gaussian emissions (GaussianHMM, GMMHMM) share: the checks of X before
-    any work and the conjugate Gaussian prior with data-scaled defaults. A subclass supplies
+    """What the HMMs with Gaussian emissions (GaussianHMM, GMMHMM) share: the Gaussian emission's
+    parameters (fields below; their shapes are the subclass's), the checks of X before any work
+    and the conjugate Gaussian prior with data-scaled defaults. A subclass supplies
     ``_check_params`` and ``_prior_components``."""
+
+    covariance_type: str = "diag"
+    reg_covar: float = 1e-6
+    means_init: Any = None
+    covariances_init: Any = None
+    prior: Any = None
 
     def _resolve_prior(
         self, X: RealArray, row_weight: FloatArray, p: Dict[str, Any]
@@ -53,8 +62,6 @@ class GaussianFamilyHMM(BaseHMM):
         return X, lengths, names, w, row_weight, p, self._resolve_prior(X, row_weight, p)
 
     if TYPE_CHECKING:
-        prior: Any
-
         def _check_params(self, n_features: int) -> Dict[str, Any]: ...
 
     def _prior_components(self, p: Dict[str, Any]) -> int:
@@ -108,47 +115,13 @@ class GaussianHMM(GaussianFamilyHMM):
         "covariances" (hmmlearn: ``params`` without the corresponding letters).
     algorithm : {"viterbi", "map"}
         Decoder used by ``predict`` and by ``decode`` when not given.
-    random_state : None, int, numpy Generator or RandomState
-    n_threads : int or None
-        Threads for the E-step; None uses all cores. Results are bit-identical for any value.
-    verbose : int
-        0 silent; 1 prints each run's result; 2 also every ``verbose_interval`` iterations.
-    verbose_interval : int
+    random_state, warm_start, n_threads, verbose, verbose_interval
+        As for :class:`GaussianMixture` (``warm_start``: ``fit`` continues from the previous
+        solution, one run; ``n_threads``: threads of the E-step, results bit-identical for any).
     """
 
-
+    # The constructor: GaussianFamilyHMM's (the chain's and the Gaussian emission's parameters).
     _parameter_attributes = ("startprob_", "transmat_", "means_", "covariances_")
-
-    def __init__(
-        self,
-        n_components: int = 1,
-        *,
-        covariance_type: str = "diag",
-        tol: float = 1e-3,
-        reg_covar: float = 1e-6,
-        max_iter: int = 100,
-        n_init: int = 1,
-        startprob_init: Any = None,
-        transmat_init: Any = None,
-        means_init: Any = None,
-        covariances_init: Any = None,
-        startprob_prior: Any = 1.0,
-        transmat_prior: Any = 1.0,
-        prior: Any = None,
-        fixed: Any = None,
-        algorithm: str = "viterbi",
-        random_state: Any = None,
-        warm_start: bool = False,
-        n_threads: Optional[int] = None,
-        verbose: int = 0,
-        verbose_interval: int = 10,
-    ):
-        self._set_chain_parameters(locals())
-        self.covariance_type = covariance_type
-        self.reg_covar = reg_covar
-        self.means_init = means_init
-        self.covariances_init = covariances_init
-        self.prior = prior
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, n_features: int) -> Dict[str, Any]:

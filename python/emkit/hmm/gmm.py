@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 import numpy as np
@@ -30,6 +31,7 @@ def mixture_covariance_shape(covariance_type: str, K: int, M: int, d: int) -> Tu
     }[covariance_type]
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class GMMHMM(GaussianFamilyHMM):
     """Hidden Markov model whose states emit Gaussian mixtures, fitted by EM (Baum-Welch).
 
@@ -71,42 +73,9 @@ class GMMHMM(GaussianFamilyHMM):
     _parameter_attributes = ("startprob_", "transmat_", "weights_", "means_", "covariances_")
     _fixed_groups = GMM_FIXED_GROUPS
 
-    def __init__(
-        self,
-        n_components: int = 1,
-        n_mix: int = 1,
-        *,
-        covariance_type: str = "diag",
-        tol: float = 1e-3,
-        reg_covar: float = 1e-6,
-        max_iter: int = 100,
-        n_init: int = 1,
-        startprob_init: Any = None,
-        transmat_init: Any = None,
-        weights_init: Any = None,
-        means_init: Any = None,
-        covariances_init: Any = None,
-        startprob_prior: Any = 1.0,
-        transmat_prior: Any = 1.0,
-        weights_prior: Any = 1.0,
-        prior: Any = None,
-        fixed: Any = None,
-        algorithm: str = "viterbi",
-        random_state: Any = None,
-        warm_start: bool = False,
-        n_threads: Optional[int] = None,
-        verbose: int = 0,
-        verbose_interval: int = 10,
-    ):
-        self._set_chain_parameters(locals())
-        self.n_mix = n_mix
-        self.covariance_type = covariance_type
-        self.reg_covar = reg_covar
-        self.weights_init = weights_init
-        self.means_init = means_init
-        self.covariances_init = covariances_init
-        self.weights_prior = weights_prior
-        self.prior = prior
+    n_mix: int = field(default=1, kw_only=False)
+    weights_init: Any = None
+    weights_prior: Any = 1.0
 
     # ------------------------------------------------------------------ validation
     def _check_params(self, n_features: int) -> Dict[str, Any]:

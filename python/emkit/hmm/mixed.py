@@ -1,9 +1,11 @@
 """HMMs with mixed-type emissions: categorical, normal and Poisson columns, independent given
-the state (the core's HMM over the Product family)."""
+the state (the core's HMM over the Product family). ``ProductEmissionHMM`` holds the
+implementation, which PoissonHMM shares; ``HMM`` adds its constructor parameters."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, FrozenSet, List, Optional, Tuple, cast
 
 import numpy as np
 
@@ -23,79 +25,25 @@ from .categorical import (
 MIXED_FIXED_GROUPS = ("startprob", "transmat", "emissionprob", "means", "variances", "rates")
 
 
-class HMM(BaseHMM):
-    """Hidden Markov model with mixed-type emissions: per time step, categorical, continuous
-    (normal, one mean and variance per state and column) and count (Poisson, one rate per state
-    and column) features, independent given the state; fitted by EM (Baum-Welch).
+class ProductEmissionHMM(BaseHMM):
+    """The HMMs whose emission is a product of independent per-column families (categorical,
+    normal, Poisson): the column layout, seeding, core model and sampling of :class:`HMM` and
+    :class:`PoissonHMM`, without constructor parameters of its own — HMM declares its emission's
+    as fields, PoissonHMM only ``lambdas_init`` and class attributes for the settings it does not
+    take. A subclass supplies ``_measurement_spec`` (the family of every column) and may rename
+    parameters through it and ``_fixed_spec``."""
 
-    ``emission`` says the family of every column, as :class:`LatentClass`'s ``emission``: None
-    (all categorical), one of "categorical", "gaussian", "poisson" for all, a list (one per
-    column) or a dict {column: family} (others categorical). ``measurement`` is a deprecated
-    alias. Missing entries: NaN (and negative codes in
-    categorical columns). Attributes: ``startprob_``, ``transmat_``, ``emissionprob_`` (the
-    categorical columns, as :class:`CategoricalHMM`), ``means_`` and ``variances_``
-    (n_components, n_gaussian columns), ``rates_`` (n_components, n_poisson columns), each in the
-    order of its columns in X; ``emission_`` (the family of every column).
+    _parameter_attributes: ClassVar[Tuple[str, ...]] = ("startprob_", "transmat_", "means_", "variances_", "rates_")
+    _fixed_groups = MIXED_FIXED_GROUPS
 
-    Parameters as :class:`CategoricalHMM`, plus ``means_init``, ``variances_init``,
-    ``rates_init`` (defaults: k-means++ clusters of the standardised continuous and count
-    columns give the means and rates, the columns' variances the variances) and ``reg_covar``
-    (added to every variance). ``fixed``: any of "startprob", "transmat", "emissionprob",
-    "means", "variances", "rates".
-    """
+    if TYPE_CHECKING:
+        # The emission's settings read here: HMM's fields, PoissonHMM's class attributes.
+        n_categories: Any
+        reg_covar: Any
+        emissionprob_init: Any
+        emissionprob_prior: Any
 
-    _parameter_attributes: Tuple[str, ...] = (
-        "startprob_", "transmat_", "means_", "variances_", "rates_"
-    )
-    _fixed_groups: Tuple[str, ...] = MIXED_FIXED_GROUPS
-
-    def __init__(
-        self,
-        n_components: int = 1,
-        *,
-        emission: Any = None,
-        measurement: Any = None,
-        n_categories: Any = None,
-        tol: float = 1e-3,
-        reg_covar: float = 1e-6,
-        max_iter: int = 100,
-        n_init: int = 1,
-        startprob_init: Any = None,
-        transmat_init: Any = None,
-        emissionprob_init: Any = None,
-        means_init: Any = None,
-        variances_init: Any = None,
-        rates_init: Any = None,
-        startprob_prior: Any = 1.0,
-        transmat_prior: Any = 1.0,
-        emissionprob_prior: float = 1.0,
-        fixed: Any = None,
-        algorithm: str = "viterbi",
-        random_state: Any = None,
-        warm_start: bool = False,
-        n_threads: Optional[int] = None,
-        verbose: int = 0,
-        verbose_interval: int = 10,
-    ):
-        self._set_chain_parameters(locals())
-        self.emission = emission
-        self.measurement = measurement
-        self.n_categories = n_categories
-        self.reg_covar = reg_covar
-        self.emissionprob_init = emissionprob_init
-        self.means_init = means_init
-        self.variances_init = variances_init
-        self.rates_init = rates_init
-        self.emissionprob_prior = emissionprob_prior
-
-    # Subclasses (PoissonHMM) rename parameters through this and _fixed_spec.
-    def _measurement_spec(self) -> Any:
-        if self.emission is not None and self.measurement is not None:
-            raise ValueError(
-                "emission, measurement: give one of them (measurement is a deprecated alias of "
-                "emission), not both"
-            )
-        return deprecated_alias(self.emission, "emission", self.measurement, "measurement", None)
+        def _measurement_spec(self) -> Any: ...
 
     def _prepare(self, X: Any, lengths: Any, sample_weight: Any) -> Tuple[
         NDArray[Any], NDArray[np.int64], Optional[ObjectArray], FloatArray, FloatArray,
@@ -302,3 +250,44 @@ class HMM(BaseHMM):
         for j, col in enumerate(groups["poisson"]):
             X[:, col] = rng.poisson(rates[states, j])
         return X, states
+
+
+@dataclass(eq=False, repr=False, kw_only=True)
+class HMM(ProductEmissionHMM):
+    """Hidden Markov model with mixed-type emissions: per time step, categorical, continuous
+    (normal, one mean and variance per state and column) and count (Poisson, one rate per state
+    and column) features, independent given the state; fitted by EM (Baum-Welch).
+
+    ``emission`` says the family of every column, as :class:`LatentClass`'s ``emission``: None
+    (all categorical), one of "categorical", "gaussian", "poisson" for all, a list (one per
+    column) or a dict {column: family} (others categorical). ``measurement`` is a deprecated
+    alias. Missing entries: NaN (and negative codes in
+    categorical columns). Attributes: ``startprob_``, ``transmat_``, ``emissionprob_`` (the
+    categorical columns, as :class:`CategoricalHMM`), ``means_`` and ``variances_``
+    (n_components, n_gaussian columns), ``rates_`` (n_components, n_poisson columns), each in the
+    order of its columns in X; ``emission_`` (the family of every column).
+
+    Parameters as :class:`CategoricalHMM`, plus ``means_init``, ``variances_init``,
+    ``rates_init`` (defaults: k-means++ clusters of the standardised continuous and count
+    columns give the means and rates, the columns' variances the variances) and ``reg_covar``
+    (added to every variance). ``fixed``: any of "startprob", "transmat", "emissionprob",
+    "means", "variances", "rates".
+    """
+
+    emission: Any = None
+    measurement: Any = None
+    n_categories: Any = None
+    reg_covar: float = 1e-6
+    emissionprob_init: Any = None
+    means_init: Any = None
+    variances_init: Any = None
+    rates_init: Any = None
+    emissionprob_prior: float = 1.0
+
+    def _measurement_spec(self) -> Any:
+        if self.emission is not None and self.measurement is not None:
+            raise ValueError(
+                "emission, measurement: give one of them (measurement is a deprecated alias of "
+                "emission), not both"
+            )
+        return deprecated_alias(self.emission, "emission", self.measurement, "measurement", None)

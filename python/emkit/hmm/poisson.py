@@ -3,52 +3,36 @@ with count columns only, over the core's HMM of the Poisson family (PoissonHMMMo
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, Tuple
 
 import numpy as np
 
 from .. import _core
 from .._typing import FloatArray
-from .mixed import HMM
+from .mixed import ProductEmissionHMM
 
 
-class PoissonHMM(HMM):
+@dataclass(eq=False, repr=False, kw_only=True)
+class PoissonHMM(ProductEmissionHMM):
     """Hidden Markov model with Poisson emissions (independent counts per feature given the
     state), fitted by EM: hmmlearn's ``PoissonHMM`` (attribute ``lambdas_``, (n_components,
     n_features)), plus missing values (NaN), sequence weights, restarts, fixed parameters and
-    Dirichlet priors on the chain. ``lambdas_init``: initial rates (default: k-means++ clusters
-    of the standardised counts). ``fixed``: any of "startprob", "transmat", "lambdas"."""
+    Dirichlet priors on the chain. Parameters: the chain's (as :class:`GaussianHMM`) and
+    ``lambdas_init``, initial rates (n_components, n_features) (default: k-means++ clusters of
+    the standardised counts). ``fixed``: any of "startprob", "transmat", "lambdas"."""
+
+    lambdas_init: Any = None
 
     _parameter_attributes = ("startprob_", "transmat_", "rates_")
+    # The mixed-type HMM's emission settings, which a PoissonHMM does not take (not parameters):
+    # count columns only, no categorical and no normal ones.
     n_categories = None
     reg_covar = 1e-6
     emissionprob_init = None
     means_init = None
     variances_init = None
     emissionprob_prior = 1.0
-
-    def __init__(
-        self,
-        n_components: int = 1,
-        *,
-        tol: float = 1e-3,
-        max_iter: int = 100,
-        n_init: int = 1,
-        startprob_init: Any = None,
-        transmat_init: Any = None,
-        lambdas_init: Any = None,
-        startprob_prior: Any = 1.0,
-        transmat_prior: Any = 1.0,
-        fixed: Any = None,
-        algorithm: str = "viterbi",
-        random_state: Any = None,
-        warm_start: bool = False,
-        n_threads: Optional[int] = None,
-        verbose: int = 0,
-        verbose_interval: int = 10,
-    ):
-        self._set_chain_parameters(locals())
-        self.lambdas_init = lambdas_init
 
     @property
     def rates_init(self) -> Any:

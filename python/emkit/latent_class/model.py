@@ -4,12 +4,13 @@ core, with the fit statistics and standard errors LCA users publish."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, cast
 
 import numpy as np
 
 from .. import _core
-from .._base import EMEstimator, deprecated_alias
+from .._base import MixtureEstimator, deprecated_alias
 from .._categorical import encode_new
 from .._families import gaussian as gaussian_family
 from .._families import mixed as mixed_layout
@@ -48,7 +49,8 @@ def _mixed_parameter(attribute: str, doc: str) -> Any:
     return property(get, doc=doc)
 
 
-class LatentClass(LatentClassInference, EMEstimator):
+@dataclass(eq=False, repr=False, kw_only=True)
+class LatentClass(LatentClassInference, MixtureEstimator):
     """Latent class model (poLCA, StepMix's measurement model) fitted by EM.
 
     Parameters
@@ -100,54 +102,22 @@ class LatentClass(LatentClassInference, EMEstimator):
     _parameter_attributes = ("_weights", "_probs_flat")
     _optional_parameter_attributes = ("_coef", "_means", "_variances", "_rates", "_block_means", "_block_covariances")
 
-    def __init__(
-        self,
-        n_components: int = 2,
-        *,
-        n_categories: Optional[List[int]] = None,
-        emission: Any = None,
-        missing: str = "fiml",
-        tol: float = 1e-10,
-        max_iter: int = 1000,
-        n_init: int = 1,
-        weights_init: Any = None,
-        probs_init: Any = None,
-        fixed: Any = None,
-        prior: Any = None,
-        sort_classes: Optional[str] = None,
-        fit_intercept: bool = True,
-        reg_covar: float = 1e-6,
-        random_state: Any = None,
-        warm_start: bool = False,
-        n_threads: Optional[int] = None,
-        verbose: int = 0,
-        verbose_interval: int = 10,
-        n_classes: Optional[int] = None,
-        measurement: Any = None,
-        fixed_weights: Optional[bool] = None,
-    ):
-        self.n_components = n_components
-        self.n_categories = n_categories
-        self.emission = emission
-        self.missing = missing
-        self.tol = tol
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.weights_init = weights_init
-        self.probs_init = probs_init
-        self.fixed = fixed
-        self.prior = prior
-        self.sort_classes = sort_classes
-        self.fit_intercept = fit_intercept
-        self.reg_covar = reg_covar
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.n_threads = n_threads
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
-        self.n_classes = n_classes
-        self.measurement = measurement
-        self.fixed_weights = fixed_weights
+    n_components: int = field(default=2, kw_only=False)
+    n_categories: Optional[List[int]] = None
+    emission: Any = None
+    missing: str = "fiml"
+    tol: float = 1e-10
+    max_iter: int = 1000
+    weights_init: Any = None
+    probs_init: Any = None
+    prior: Any = None
+    sort_classes: Optional[str] = None
+    fit_intercept: bool = True
+    reg_covar: float = 1e-6
+    # Deprecated aliases of n_components, emission and fixed=["weights"] (FutureWarning in fit).
+    n_classes: Optional[int] = None
+    measurement: Any = None
+    fixed_weights: Optional[bool] = None
 
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> Dict[str, Any]:
