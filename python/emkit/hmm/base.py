@@ -452,8 +452,15 @@ class BaseHMM(MixtureEstimator):
         total, _ = self._weighted_loglik(X, lengths, sample_weight)
         return float(-2.0 * total + 2.0 * self._n_parameters())
 
-    def _sample_states(self, n_samples: int, rng: np.random.Generator) -> NDArray[np.intp]:
-        """A state path of n_samples steps drawn from startprob_ and transmat_."""
+    def _sample_states(
+        self, n_samples: int, random_state: Any
+    ) -> Tuple[NDArray[np.intp], np.random.Generator]:
+        """A state path of n_samples steps drawn from startprob_ and transmat_, and the generator
+        (seeded by ``random_state``, else the estimator's) that goes on to draw the emissions."""
+        n_samples = check_int(n_samples, "n_samples", 1)
+        self._check_fitted()
+        seed = restart_seeds(self.random_state if random_state is None else random_state, 1)[0]
+        rng = np.random.default_rng(seed)
         startprob = np.asarray(self.startprob_, dtype=np.float64)
         transmat = np.asarray(self.transmat_, dtype=np.float64)
         cum = np.cumsum(transmat, axis=1)
@@ -463,7 +470,7 @@ class BaseHMM(MixtureEstimator):
         for t in range(1, n_samples):
             row = cum[states[t - 1]]
             states[t] = min(int(np.searchsorted(row, u[t] * row[-1], side="right")), len(row) - 1)
-        return states
+        return states, rng
 
 
 #: The constructor parameters of the hidden chain, which every HMM estimator takes: BaseHMM's.

@@ -11,7 +11,7 @@ import numpy as np
 from .. import _core
 from .._categorical import CategoricalEncoding, encode_fit, encode_new
 from .._typing import FloatArray, NDArray, ObjectArray
-from .._validation import check_int, restart_seeds
+from .._validation import check_int
 from .base import (
     BaseHMM,
     _as_2d,
@@ -251,11 +251,7 @@ class CategoricalHMM(BaseHMM):
     ) -> Tuple[NDArray[Any], NDArray[np.intp]]:
         """One sequence of ``n_samples`` time steps (integer codes, (n_samples, n_features)) and
         its states."""
-        n_samples = check_int(n_samples, "n_samples", 1)
-        self._check_fitted()
+        states, rng = self._sample_states(n_samples, random_state)
         c = self._current_config()
-        seed = restart_seeds(self.random_state if random_state is None else random_state, 1)[0]
-        rng = np.random.default_rng(seed)
-        states = self._sample_states(n_samples, rng)
         flat = _flat_probs(self.emissionprob_, len(self.startprob_), c["n_categories"], "emissionprob_")
         return _sample_categorical(flat, c["n_categories"], states, rng), states

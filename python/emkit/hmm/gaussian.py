@@ -68,6 +68,18 @@ class GaussianFamilyHMM(BaseHMM):
         """Number of Gaussian components the default prior's scale is divided among."""
         return int(p["n_components"])
 
+    def _emission_config(self, p: Dict[str, Any]) -> Dict[str, Any]:
+        """What the core model needs of the emission's checked parameters (GMMHMM adds its
+        weights' prior)."""
+        return {"covariance_type": p["covariance_type"], "reg_covar": p["reg_covar"]}
+
+    def _store(self, model: Any, p: Dict[str, Any], prior: Optional[Dict[str, Any]]) -> None:
+        self.startprob_ = model.startprob
+        self.transmat_ = model.transmat
+        self.prior_ = prior
+        self._config = {**self._emission_config(p), **self._chain_config(p)}
+        self._update_from_model(model)
+
 
 class GaussianHMM(GaussianFamilyHMM):
     """Hidden Markov model with Gaussian emissions, fitted by EM (Baum-Welch).
@@ -180,20 +192,6 @@ class GaussianHMM(GaussianFamilyHMM):
         )
 
     # ------------------------------------------------------------------ fitting
-    def _store(
-        self, model: _core.GaussianHMMModel, p: Dict[str, Any], prior: Optional[Dict[str, Any]]
-    ) -> None:
-        self.startprob_ = model.startprob
-        self.transmat_ = model.transmat
-        self.means_ = model.means
-        self.covariances_ = model.covariances
-        self.prior_ = prior
-        self._config = {
-            "covariance_type": p["covariance_type"],
-            "reg_covar": p["reg_covar"],
-            **self._chain_config(p),
-        }
-
     # ------------------------------------------------------------------ parameters
     @property
     def covars_(self) -> FloatArray:

@@ -192,21 +192,8 @@ class GMMHMM(GaussianFamilyHMM):
         )
 
     # ------------------------------------------------------------------ fitting
-    def _store(
-        self, model: _core.GMMHMMModel, p: Dict[str, Any], prior: Optional[Dict[str, Any]]
-    ) -> None:
-        self.startprob_ = model.startprob
-        self.transmat_ = model.transmat
-        self.weights_ = model.weights
-        self.means_ = model.means
-        self.covariances_ = model.covariances
-        self.prior_ = prior
-        self._config = {
-            "covariance_type": p["covariance_type"],
-            "reg_covar": p["reg_covar"],
-            "weights_prior": p["weights_prior"],
-            **self._chain_config(p),
-        }
+    def _emission_config(self, p: Dict[str, Any]) -> Dict[str, Any]:
+        return {**super()._emission_config(p), "weights_prior": p["weights_prior"]}
 
     def _update_from_model(self, model: _core.GMMHMMModel) -> None:
         self.weights_, self.means_, self.covariances_ = (

@@ -13,7 +13,7 @@ from .. import _core
 from .._base import deprecated_alias
 from .._families import mixed as layout
 from .._typing import FloatArray, NDArray, ObjectArray
-from .._validation import check_float, check_int, is_dataframe, restart_seeds
+from .._validation import check_float, check_int, is_dataframe
 from .base import BaseHMM, _as_2d, _concat_sequences, check_lengths, check_sequence_weight
 from .categorical import (
     _check_emission_concentration,
@@ -233,12 +233,8 @@ class ProductEmissionHMM(BaseHMM):
     ) -> Tuple[NDArray[Any], NDArray[np.intp]]:
         """One sequence of ``n_samples`` time steps ((n_samples, n_columns) floats in the columns'
         order in X; categorical columns hold codes) and its states."""
-        n_samples = check_int(n_samples, "n_samples", 1)
-        self._check_fitted()
+        states, rng = self._sample_states(n_samples, random_state)
         c = self._current_config()
-        seed = restart_seeds(self.random_state if random_state is None else random_state, 1)[0]
-        rng = np.random.default_rng(seed)
-        states = self._sample_states(n_samples, rng)
         groups, R = c["groups"], c["n_categories"]
         n_cols = sum(len(v) for v in groups.values())
         X = np.empty((n_samples, n_cols))
