@@ -182,9 +182,9 @@ py::class_<typename Model::Stats> def_hmm_methods(py::module_& m, py::class_<Mod
           [make_data](const Model& self, const XArray& X, const LengthArray& lengths, int n_threads) {
             check_ndim(X, 2, "X");
             const Index n = X.shape(0), K = self.n_states();
-            py::array_t<double> post({n, K});
+            py::array_t<double> log_post({n, K});
             py::array_t<double> log_prob(n_sequences(lengths));
-            double* post_data = post.mutable_data();
+            double* post_data = log_post.mutable_data();
             double* lp_data = log_prob.mutable_data();
             const DoubleArray no_weights(0);
             {
@@ -194,10 +194,11 @@ py::class_<typename Model::Stats> def_hmm_methods(py::module_& m, py::class_<Mod
               Eigen::Map<Vector> lp(lp_data, data.n_sequences());
               self.posterior(data, n_threads, p, lp);
             }
-            return py::make_tuple(log_prob, post);
+            return py::make_tuple(log_post, log_prob);
           },
           py::arg("X"), py::arg("lengths"), py::arg("n_threads") = 0,
-          "(log p(x_s) per sequence, p(z_t = k | x_s) per row) by forward-backward.")
+          "(log p(z_t = k | x_s) per row, log p(x_s) per sequence) by forward-backward: the mixtures' "
+          "convention (log responsibilities, log-likelihoods).")
       .def(
           "score",
           [make_data](const Model& self, const XArray& X, const LengthArray& lengths, int n_threads) {

@@ -7,6 +7,17 @@
 #include <stdexcept>
 #include <string>
 
+// Forces inlining of a tiny helper called in a kernel's innermost loop, where the compiler's
+// heuristics may otherwise emit a call (measured: the categorical E-step's cell lookup, +10% per
+// latent class iteration when it was called out of line).
+#if defined(__GNUC__) || defined(__clang__)
+#define EMKIT_ALWAYS_INLINE inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define EMKIT_ALWAYS_INLINE __forceinline
+#else
+#define EMKIT_ALWAYS_INLINE inline
+#endif
+
 namespace emkit {
 
 using Index = Eigen::Index;

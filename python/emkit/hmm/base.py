@@ -401,8 +401,8 @@ class BaseHMM(MixtureEstimator):
         """(total log-likelihood, state posteriors (n_samples, n_components)), as hmmlearn."""
         model = self._core_model()
         X, lengths = self._sequences(X, lengths)
-        log_prob, posteriors = model.posterior(X, lengths, self._current_config()["n_threads"])
-        return float(log_prob.sum()), posteriors
+        log_post, log_prob = model.posterior(X, lengths, self._current_config()["n_threads"])
+        return float(log_prob.sum()), np.exp(log_post)
 
     def predict_proba(self, X: Any, lengths: Any = None) -> FloatArray:
         """Posterior probability of each state at every time step (forward-backward)."""

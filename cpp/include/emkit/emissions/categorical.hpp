@@ -296,7 +296,7 @@ class Categorical {
   }
 
   // The table row of a group's codes in a row (see GroupLookup); bad |= some code is too large.
-  static Index cell_of(const GroupLookup& l, const std::int32_t* codes, unsigned& bad) {
+  EMKIT_ALWAYS_INLINE static Index cell_of(const GroupLookup& l, const std::int32_t* codes, unsigned& bad) {
     const std::int32_t c0 = codes[l.first0], c1 = codes[l.first1];
     bad |= static_cast<unsigned>(c0 >= l.limit0) | static_cast<unsigned>(c1 >= l.limit1);
     return static_cast<Index>(l.base + std::min(static_cast<std::uint32_t>(c0), l.cap0) * l.stride +

@@ -290,10 +290,12 @@ class HMM {
     return value + emission_.log_prior();
   }
 
-  // State posteriors p(z_t = k | x of its sequence) for every row, and log p(x_s) per sequence.
-  void posterior(const Data& data, int n_threads, Eigen::Ref<RowMatrix> post, Eigen::Ref<Vector> log_prob) const {
+  // Log state posteriors log p(z_t = k | x of its sequence) for every row, and log p(x_s) per
+  // sequence: Mixture::posterior's convention (log responsibilities, then log-likelihoods).
+  void posterior(const Data& data, int n_threads, Eigen::Ref<RowMatrix> log_post, Eigen::Ref<Vector> log_prob) const {
     check_data(data);
-    require(post.rows() == data.n_rows() && post.cols() == n_states(), "posterior: expected an (n_rows, K) output");
+    require(log_post.rows() == data.n_rows() && log_post.cols() == n_states(),
+            "posterior: expected an (n_rows, K) output");
     require(log_prob.size() == data.n_sequences(), "log_prob: expected one value per sequence");
     const auto ws = emission_.prepare(data.emission, n_threads);
     for_each_sequence(data.offsets, n_threads, [&](Index first, Index end, bool, int threads) {
@@ -302,8 +304,9 @@ class HMM {
       for (Index s = first; s < end; ++s) {
         lik.resize(data.length(s), n_states());
         scale.resize(data.length(s));
-        log_prob[s] = forward_backward(data, ws, s, threads, lik, post.middleRows(data.begin(s), data.length(s)),
-                                       scale, nullptr);
+        auto rows = log_post.middleRows(data.begin(s), data.length(s));
+        log_prob[s] = forward_backward(data, ws, s, threads, lik, rows, scale, nullptr);
+        rows = rows.array().log().matrix();  // a posterior of exactly 0 is -inf, as log_resp's
       }
     });
   }
