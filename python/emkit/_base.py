@@ -125,6 +125,8 @@ class EMEstimator(BaseEstimator):
     _parameter_attributes: ClassVar[Tuple[str, ...]] = ()
     #: Parameters some configurations of the model have and others not (fingerprinted when set).
     _optional_parameter_attributes: ClassVar[Tuple[str, ...]] = ()
+    #: Attributes left out of get_state (working data that the state does not need).
+    _transient_attributes: ClassVar[Tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ fitted or not
     def _is_fitted(self) -> bool:
@@ -215,9 +217,11 @@ class EMEstimator(BaseEstimator):
         self._check_fitted()
         if self.pending_pass:
             raise ValueError("get_state: the M-step waits for one more pass of e_step; finish it first")
+        self._complete_state()
         params = self.get_params()
         fitted = {
-            name: value for name, value in self.__dict__.items() if name not in params
+            name: value for name, value in self.__dict__.items()
+            if name not in params and name not in self._transient_attributes
         }
         return {
             "estimator": type(self).__name__,
@@ -225,6 +229,9 @@ class EMEstimator(BaseEstimator):
             "params": to_plain(params, "params"),
             "fitted": to_plain(fitted, "fitted"),
         }
+
+    def _complete_state(self) -> None:
+        """Computes what get_state stores and the estimator still holds pending (a hook)."""
 
     def set_state(self, state: Dict[str, Any]) -> EMEstimator:
         """Restores a state of ``get_state`` (of an estimator of this class); returns self."""

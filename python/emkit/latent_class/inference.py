@@ -53,11 +53,11 @@ class LatentClassInference:
         g_squared_: Optional[float]
         chi_squared_: Optional[float]
         df_: Optional[int]
-        weights_se_: Optional[FloatArray]
-        _probs_se_flat: Optional[FloatArray]
+        _se: Optional[Dict[str, Any]]
 
     def _compute_statistics(self, data: Any) -> None:
-        """Fit statistics and standard errors on the training data (a ``layout.TrainingData``)."""
+        """Fit statistics on the training data (a ``layout.TrainingData``), which is kept for the
+        standard errors."""
         K = self._weights.shape[0]
         R = self.encoding_.n_categories
         model = self._core_model()
@@ -117,16 +117,51 @@ class LatentClassInference:
             # and continuous items have no finite set of patterns: not computed.
             self.g_squared_ = None
             self.chi_squared_ = None
-        if block_type is None:
-            self._standard_errors(rows, counts, h, Z, X_all, groups, fixed_weights)
-        else:
+        # Standard errors cost more than a short fit (the information matrix of every parameter):
+        # computed on first use, from the training data kept until then (see _se_values).
+        self._se = None
+        self._se_training = data
+
+    def _se_values(self) -> Dict[str, Any]:
+        """The standard errors (computed once, at the current parameters, on fit's training
+        data): "weights", "probs" (flat), "means", "variances", "rates", "coef" (full), each an
+        array or None where the model has no such parameters or they are not computed."""
+        self._check_fitted()
+        se = self.__dict__.get("_se")
+        if se is None:
+            data = self.__dict__.get("_se_training")
+            if data is None:
+                raise AttributeError(
+                    "standard errors: they are computed from fit's training data, which this model does not "
+                    "have (it was initialised or changed by m_step since fit)"
+                )
+            se = self._standard_errors_on(data)
+            self._se = se
+        return se
+
+    def _standard_errors_on(self, data: Any) -> Dict[str, Any]:
+        none: Dict[str, Any] = dict.fromkeys(("weights", "probs", "means", "variances", "rates", "coef"))
+        if self._config.get("block_covariance_type") is not None:
             # The scores of a covariance block with missing entries are not implemented: no
             # standard errors rather than ones that ignore the block's parameters.
-            self.weights_se_ = self._probs_se_flat = None
-            self.means_se_ = self.variances_se_ = self.rates_se_ = None
+            return none
+        R = self.encoding_.n_categories
+        model = self._core_model()
+        Z, mixed = data.covariates, data.kind == "mixed"
+        X_all = data.rows if mixed else None
+        rows = (np.where(np.isnan(data.rows[:, : len(R)]), -1, data.rows[:, : len(R)]).astype(np.int32)
+                if mixed else data.rows)
+        if mixed:
+            log_resp, _ = model.posterior(X_all, self._n_threads)
+        elif Z is None:
+            log_resp, _ = model.posterior(rows, self._n_threads)
+        else:
+            log_resp, _ = model.posterior(rows, Z, self._n_threads)
+        return {**none, **self._standard_errors(rows, data.counts, np.exp(log_resp), Z, X_all, data.groups,
+                                               "weights" in self._config["fixed"])}
 
     def _standard_errors(self, patterns: NDArray[Any], counts: FloatArray, h: FloatArray, Z: Optional[FloatArray],
-                         X_all: Optional[FloatArray], groups: Any, fixed_weights: bool) -> None:
+                         X_all: Optional[FloatArray], groups: Any, fixed_weights: bool) -> Dict[str, Any]:
         """Observed information from the per-case scores (poLCA): the scores of log p(x_i) in
         the log-ratio parameters, their weighted outer product, then the delta method."""
         K = self._weights.shape[0]
@@ -195,12 +230,10 @@ class LatentClassInference:
             info = part if info is None else info + part
         cov = _covariance_from_information(cast(FloatArray, info))  # not None: at least one row
         offset = 0
-        self.weights_se_ = np.zeros(K)
-        probs_se = np.zeros_like(self._probs_flat)
+        out: Dict[str, Any] = {"weights": np.zeros(K), "probs": np.zeros_like(self._probs_flat)}
         if X_all is not None:
-            self.means_se_ = np.zeros_like(self._means)
-            self.variances_se_ = np.zeros_like(self._means)
-            self.rates_se_ = np.zeros_like(self._rates)
+            out.update(means=np.zeros_like(self._means), variances=np.zeros_like(self._means),
+                       rates=np.zeros_like(self._rates))
         coef_se: Optional[FloatArray] = (
             np.zeros_like(self._coef) if self._coef is not None else None
         )
@@ -210,27 +243,58 @@ class LatentClassInference:
             block = cov[offset : offset + m, offset : offset + m]
             se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", J, block, J), 0.0))
             if key == "weights":
-                self.weights_se_ = se
+                out["weights"] = se
             elif key[0] == "coef":
                 cast(FloatArray, coef_se)[:, key[1]] = se  # coef blocks only with covariates
             elif key[0] in ("means", "variances", "rates"):
-                getattr(self, f"{key[0]}_se_")[key[2], key[1]] = se[0]
+                out[key[0]][key[2], key[1]] = se[0]
             else:
                 _, j, k = key
-                probs_se[k, starts[j] : starts[j + 1]] = se
+                out["probs"][k, starts[j] : starts[j + 1]] = se
             offset += m
-        self._probs_se_flat = probs_se
         if coef_se is not None:
-            self._coef_se_full = coef_se
-            self.weights_se_ = None  # the weights are not parameters with covariates: see coef_se_
+            out["coef"] = coef_se
+            out["weights"] = None  # the weights are not parameters with covariates: see coef_se_
+        return out
+
+    @property
+    def weights_se_(self) -> Optional[FloatArray]:
+        """Standard errors of ``weights_`` (observed information from the per-case scores, as
+        poLCA); None with covariates (see ``coef_se_``) or a Gaussian block. Computed on first
+        use of any standard error (or ``summary``, ``get_state``)."""
+        value: Optional[FloatArray] = self._se_values()["weights"]
+        return value
 
     @property
     def coef_se_(self) -> FloatArray:
         """Standard errors of ``coef_`` (observed information from per-case scores)."""
-        self._check_fitted()
-        if getattr(self, "_coef_se_full", None) is None:
+        coef = self._se_values()["coef"]
+        if coef is None:
             raise AttributeError("coef_se_: only for a model fitted with covariates (and not reordered since)")
-        return self._coef_se_full[:, 1:]
+        value: FloatArray = coef[:, 1:]
+        return value
+
+    def _item_se(self, name: str) -> FloatArray:
+        value: Optional[FloatArray] = self._se_values()[name]
+        if value is None:
+            raise AttributeError(f"{name}_se_: the model has no such parameters, or a Gaussian block (whose "
+                                 "standard errors are not computed)")
+        return value
+
+    @property
+    def means_se_(self) -> FloatArray:
+        """Standard errors of ``means_``."""
+        return self._item_se("means")
+
+    @property
+    def variances_se_(self) -> FloatArray:
+        """Standard errors of ``variances_``."""
+        return self._item_se("variances")
+
+    @property
+    def rates_se_(self) -> FloatArray:
+        """Standard errors of ``rates_``."""
+        return self._item_se("rates")
 
     def _split_plain(self, flat: FloatArray) -> List[FloatArray]:
         starts = np.concatenate([[0], np.cumsum(self.encoding_.n_categories)])
@@ -239,10 +303,10 @@ class LatentClassInference:
     @property
     def probs_se_(self) -> List[Any]:
         """Standard errors of ``probs_``, same layout (not computed with a Gaussian block)."""
-        self._check_fitted()
-        if self._probs_se_flat is None:
+        flat = self._se_values()["probs"]
+        if flat is None:
             raise AttributeError("probs_se_: standard errors are not computed for a model with a Gaussian block")
-        return self._split(self._probs_se_flat)
+        return self._split(flat)
 
     def bic(self, X: Any = None) -> float:
         """BIC of the fitted model on its training data (X is accepted for scikit-learn symmetry
@@ -264,11 +328,12 @@ class LatentClassInference:
         K = self._weights.shape[0]
         lines = [f"Latent class model: {K} classes, {len(self.encoding_.item_names)} items, "
                  f"N = {self.n_observations_:g}"]
-        with_se = self._probs_se_flat is not None
+        se_of = self._se_values()
+        with_se = se_of["probs"] is not None
         if not with_se:
             lines.append("(standard errors are not computed for a model with a Gaussian block)")
         if self._coef is None:
-            se_w = self.weights_se_
+            se_w = se_of["weights"]
             lines.append("class weights" + (" (se):" if se_w is not None else ":"))
             lines.append("  " + "  ".join(f"{w:.4f}" + (f" ({se_w[k]:.4f})" if se_w is not None else "")
                                           for k, w in enumerate(self._weights)))
@@ -278,7 +343,7 @@ class LatentClassInference:
             names = (["(intercept)"] if self.fit_intercept else []) + list(
                 getattr(self, "_covariate_names", None) or [f"z{q}" for q in range(self._coef.shape[0] - self.fit_intercept)]
             )
-            se = getattr(self, "_coef_se_full", None)
+            se = se_of["coef"]
             lines.append("multinomial logit coefficients, class 0 = reference (se):")
             for k in range(1, K):
                 cells = "  ".join(
@@ -291,7 +356,7 @@ class LatentClassInference:
             return f"{value:.4f}" + (f" ({se:.4f})" if se is not None else "")
 
         probs = self._split_plain(self._probs_flat)
-        se_flat = self._probs_se_flat
+        se_flat = se_of["probs"]
         ses: List[Any] = self._split_plain(se_flat) if se_flat is not None else [None] * len(probs)
         for item, labels, block, se in zip(self.encoding_.item_names, self.encoding_.categories, probs, ses):
             lines.append(f"item {item}: P(response | class)" + (" (se)" if with_se else ""))
@@ -303,9 +368,9 @@ class LatentClassInference:
         if self._kind == "mixed":
             groups = self._config["groups"]
             for label, values, ses_of, cols in (
-                ("mean", self._means, self.means_se_, groups["gaussian"]),
-                ("variance", self._variances, self.variances_se_, groups["gaussian"]),
-                ("rate", self._rates, self.rates_se_, groups["poisson"]),
+                ("mean", self._means, se_of["means"], groups["gaussian"]),
+                ("variance", self._variances, se_of["variances"], groups["gaussian"]),
+                ("rate", self._rates, se_of["rates"], groups["poisson"]),
             ):
                 for j, c in enumerate(cols):
                     cells = "  ".join(f"class {k}: {cell(values[k, j], None if ses_of is None else ses_of[k, j])}"

@@ -100,6 +100,8 @@ class LatentClass(LatentClassInference, MixtureEstimator):
     """
 
     _parameter_attributes = ("_weights", "_probs_flat")
+    #: The training data kept for the standard errors is not part of the fitted state.
+    _transient_attributes = ("_se_training",)
     _optional_parameter_attributes = ("_coef", "_means", "_variances", "_rates", "_block_means", "_block_covariances")
 
     n_components: int = field(default=2, kw_only=False)
@@ -395,6 +397,8 @@ class LatentClass(LatentClassInference, MixtureEstimator):
             model = self._core_model()
         model.m_step(core_stats)
         self._update_from_model(model, self._probs_flat.shape[0])
+        self._se = None  # the standard errors were fit's
+        self.__dict__.pop("_se_training", None)
         if self._kind == "regression" and model.pending_pass:
             self._pending_model = model
         else:
@@ -405,6 +409,11 @@ class LatentClass(LatentClassInference, MixtureEstimator):
     def pending_pass(self) -> bool:
         """True while the Newton step of latent class regression waits for its line search."""
         return self.__dict__.get("_pending_model") is not None
+
+    def _complete_state(self) -> None:
+        """The standard errors are part of the state: computed now if fit left them pending."""
+        if self.__dict__.get("_se") is None and self.__dict__.get("_se_training") is not None:
+            self._se_values()
 
     def log_prior(self) -> float:
         """log p(parameters) under the priors (0 without any)."""
@@ -489,12 +498,14 @@ class LatentClass(LatentClassInference, MixtureEstimator):
             # Re-express the logit with the new class 0 as the reference.
             coef = self._coef[:, order]
             self._coef = np.ascontiguousarray(coef - coef[:, :1])
-            if hasattr(self, "_coef_se_full"):
-                del self._coef_se_full  # standard errors refer to the old reference class
-        for name in ("weights_se_", "_probs_se_flat", "means_se_", "variances_se_", "rates_se_"):
-            value = getattr(self, name, None)
-            if value is not None:
-                setattr(self, name, value[order])
+        se = self.__dict__.get("_se")
+        if se is not None and self.__dict__.get("_se_training") is not None:
+            self._se = None  # computed again when needed, at the permuted parameters
+        elif se is not None:
+            # Restored without the training data: the computed errors follow their classes; the
+            # logit's refer to the old reference class.
+            self._se = {name: None if value is None or name == "coef" else value[order]
+                        for name, value in se.items()}
         return self
 
     # ------------------------------------------------------------------ inference
