@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from . import _core
 from ._restarts import RestartReport, RestartRun, report_monitor, run_restarts
 from ._state import from_plain, to_plain
 from ._stats import Stats
@@ -184,12 +185,16 @@ class EMEstimator(BaseEstimator):
         return False
 
     # ------------------------------------------------------------------ restarts and record
-    def _fit_runs(self, seeds: List[int], run: Any, p: Dict[str, Any], total_weight: float) -> Any:
-        """Runs the restarts (``_restarts.run_restarts``) and stores the best run's record as
-        fitted attributes; returns the best run's core model."""
+    def _fit_runs(
+        self, seeds: List[int], run: Any, p: Dict[str, Any], total_weight: float, n_rows: int
+    ) -> Any:
+        """Runs the restarts (``_restarts.run_restarts``; ``run(index, seed, callback, n_threads)``,
+        side by side on small data) and stores the best run's record as fitted attributes;
+        returns the best run's core model."""
         model, record, report = run_restarts(
             type(self).__name__, seeds, run, verbose=p["verbose"],
             verbose_interval=p.get("verbose_interval", 10), tol=p["tol"], max_iter=p["max_iter"],
+            n_threads=p["n_threads"] or _core.max_threads(), n_rows=n_rows,
         )
         self.converged_ = bool(record["converged"])
         self.n_iter_ = int(record["n_iter"])

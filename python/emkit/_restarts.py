@@ -1,16 +1,22 @@
 """Restarts and their record: every estimator's ``fit`` runs its EM runs through
 :func:`run_restarts`, which keeps the report of every run, prints progress, picks the best run and
-turns the core monitor's record into warnings."""
+turns the core monitor's record into warnings. On small data, where one run cannot keep the cores
+busy, the runs go side by side (one thread each): the core's results do not depend on the number
+of threads, so the report and the chosen run are those of running them one after another."""
 
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ._warnings import ConvergenceWarning, EmptyComponentWarning, MonitorWarning
+
+#: Below this many rows (per core) one run cannot keep the cores busy: restarts go side by side.
+SIDE_BY_SIDE_ROWS_PER_CORE = 20_000
 
 #: Two runs "replicate" the best optimum when their objectives agree to this relative tolerance.
 REPLICATION_RTOL = 1e-6
@@ -135,23 +141,35 @@ def progress_callback(
     return callback
 
 
-#: One EM run: (run index, seed, progress callback or None) -> (core model, monitor record).
-RunFunction = Callable[[int, int, Optional[Callable[[Dict[str, Any]], bool]]], Tuple[Any, Dict[str, Any]]]
+#: One EM run: (run index, seed, progress callback or None, threads) -> (core model, monitor record).
+RunFunction = Callable[
+    [int, int, Optional[Callable[[Dict[str, Any]], bool]], int], Tuple[Any, Dict[str, Any]]
+]
+
+
+def side_by_side(n_runs: int, n_threads: int, n_rows: int, verbose: int) -> int:
+    """How many runs go side by side: up to one per thread when the data are small (fewer than
+    ``SIDE_BY_SIDE_ROWS_PER_CORE`` rows per thread) and no per-iteration progress is printed."""
+    if n_runs < 2 or n_threads < 2 or verbose >= 2 or n_rows >= SIDE_BY_SIDE_ROWS_PER_CORE * n_threads:
+        return 1
+    return min(n_runs, n_threads)
 
 
 def run_restarts(
     name: str, seeds: Sequence[int], run: RunFunction, *, verbose: int, verbose_interval: int,
-    tol: float, max_iter: int,
+    tol: float, max_iter: int, n_threads: int = 1, n_rows: int = 0,
 ) -> Tuple[Any, Dict[str, Any], RestartReport]:
     """Runs ``run`` once per seed; returns the best run's (model, record) and the report of all.
 
     ``verbose >= 1`` prints each run's result, ``verbose >= 2`` also every ``verbose_interval``-th
     iteration (through the core driver's callback). The best run's monitor record becomes
-    warnings (decreases, empty components, no convergence)."""
+    warnings (decreases, empty components, no convergence). ``n_threads`` (>= 1, resolved) and
+    ``n_rows`` decide whether runs go side by side (:func:`side_by_side`)."""
     report = RestartReport()
     best: Optional[Tuple[Any, Dict[str, Any]]] = None
-    for index, seed in enumerate(seeds):
-        model, record = run(index, seed, progress_callback(verbose, verbose_interval, index))
+
+    def keep(index: int, seed: int, model: Any, record: Dict[str, Any]) -> None:
+        nonlocal best
         objective = float(record["history"][-1])
         report.runs.append(
             RestartRun(int(seed), objective, float(record["loglik"][-1]), int(record["n_iter"]),
@@ -164,6 +182,17 @@ def run_restarts(
             )
         if best is None or objective > best[1]["history"][-1]:
             best = (model, record)
+
+    workers = side_by_side(len(seeds), n_threads, n_rows, verbose)
+    if workers > 1:
+        threads = max(1, n_threads // workers)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(lambda i: run(i, seeds[i], None, threads), range(len(seeds))))
+        for index, (model, record) in enumerate(results):
+            keep(index, seeds[index], model, record)
+    else:
+        for index, seed in enumerate(seeds):
+            keep(index, seed, *run(index, seed, progress_callback(verbose, verbose_interval, index), n_threads))
     assert best is not None, "run_restarts: expected at least one seed"
     report_monitor(best[1], name, tol, max_iter)
     return best[0], best[1], report

@@ -96,12 +96,12 @@ class CategoricalTable(EMEstimator):
         patterns, counts, _ = compress_patterns(codes, weights)
 
         def run(
-            index: int, seed: int, callback: Any
+            index: int, seed: int, callback: Any, n_threads: int
         ) -> Tuple[_core.ContingencyTableModel, Dict[str, Any]]:
             model = _core.ContingencyTableModel(list(probs.shape), np.ascontiguousarray(start.ravel()))
-            return model, model.fit(patterns, counts, p["max_iter"], p["tol"], p["n_threads"], callback)
+            return model, model.fit(patterns, counts, p["max_iter"], p["tol"], n_threads, callback)
 
-        model = self._fit_runs([0], run, p, float(counts.sum()))
+        model = self._fit_runs([0], run, p, float(counts.sum()), patterns.shape[0])
         self._store(model, encoding, p)
         return self
 

@@ -207,13 +207,13 @@ class GaussianMixture(MixtureEstimator):
         seeds = restart_seeds(self.random_state, 1 if warm else p["n_init"])
 
         def run(
-            index: int, seed: int, callback: Any
+            index: int, seed: int, callback: Any, n_threads: int
         ) -> Tuple[_core.GaussianMixtureModel, Dict[str, Any]]:
             start = (self.weights_, self.means_, self.covariances_) if warm else self._initial_parameters(X, w, p, seed)
             model = self._make_model(start, p, prior)
-            return model, model.fit(X, w, p["max_iter"], p["tol"], p["n_threads"], callback)
+            return model, model.fit(X, w, p["max_iter"], p["tol"], n_threads, callback)
 
-        model = self._fit_runs(seeds, run, p, float(w.sum()) if w.size else float(X.shape[0]))
+        model = self._fit_runs(seeds, run, p, float(w.sum()) if w.size else float(X.shape[0]), X.shape[0])
         self._store(model, p, prior)
         self.n_features_in_ = X.shape[1]
         self.fit_dtype_ = X.dtype

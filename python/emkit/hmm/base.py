@@ -311,13 +311,13 @@ class BaseHMM(MixtureEstimator):
             raise ValueError("warm_start: the previous fit has another n_components")
         seeds = restart_seeds(self.random_state, 1 if warm else p["n_init"])
 
-        def run(index: int, seed: int, callback: Any) -> Tuple[CoreHMM, Dict[str, Any]]:
+        def run(index: int, seed: int, callback: Any, n_threads: int) -> Tuple[CoreHMM, Dict[str, Any]]:
             start = self._current_start() if warm else self._initial_parameters(X, row_weight, p, seed)
             model = self._make_model(start, p, prior)
-            return model, model.fit(X, lengths, w, p["max_iter"], p["tol"], p["n_threads"], callback)
+            return model, model.fit(X, lengths, w, p["max_iter"], p["tol"], n_threads, callback)
 
         total_weight = float(row_weight.sum())
-        model = self._fit_runs(seeds, run, p, total_weight)
+        model = self._fit_runs(seeds, run, p, total_weight, X.shape[0])
         self._store(model, p, prior)
         self.n_features_in_ = X.shape[1]
         if names is not None:

@@ -312,18 +312,18 @@ class LatentClass(LatentClassInference, MixtureEstimator):
             raise ValueError("warm_start: the previous fit has another form or n_components")
         R = data.encoding.n_categories
 
-        def run(index: int, seed: int, callback: Any) -> Tuple[Any, Dict[str, Any]]:
+        def run(index: int, seed: int, callback: Any, n_threads: int) -> Tuple[Any, Dict[str, Any]]:
             start = self._current_parameters() if warm else self._start(data, p, inits, seed)
             model = self._make_model(data.kind, start, R, p)
             if data.kind == "regression":
                 record = model.fit(data.rows, data.covariates, data.counts, p["max_iter"], p["tol"],
-                                   p["n_threads"], callback)
+                                   n_threads, callback)
             else:
-                record = model.fit(data.rows, data.counts, p["max_iter"], p["tol"], p["n_threads"], callback)
+                record = model.fit(data.rows, data.counts, p["max_iter"], p["tol"], n_threads, callback)
             return model, record
 
         seeds = restart_seeds(self.random_state, 1 if warm else p["n_init"])
-        model = self._fit_runs(seeds, run, p, float(data.counts.sum()))
+        model = self._fit_runs(seeds, run, p, float(data.counts.sum()), data.rows.shape[0])
         self._store(model, data, p)
         self.n_features_in_ = data.rows.shape[1]
         self._compute_statistics(data)
