@@ -428,7 +428,7 @@ def _fit_stepmix(w, a, max_iter):
 
         _STEPMIX_FROM_START = StepMixFromStart
     model = _STEPMIX_FROM_START(
-        n_components=w.size["classes"], emission="categorical", n_init=1, max_iter=max_iter,
+        n_components=w.size["classes"], measurement="categorical", n_init=1, max_iter=max_iter,
         abs_tol=0.0, rel_tol=0.0, random_state=0, verbose=0, progress_bar=0,
     )
     model._bench_start = (a["weights"], a["probs"])
