@@ -87,11 +87,13 @@ def total_loglik(w: W.Workload, model: Any, a: Dict[str, Any]) -> float:
 
 
 def converged(model: Any) -> Optional[bool]:
-    """Whether the fit stopped on its tolerance (hmmlearn: its convergence monitor's flag)."""
-    if hasattr(model, "converged_"):
-        return bool(model.converged_)
+    """Whether the fit stopped on its tolerance. hmmlearn's monitor also calls a fit that reached
+    ``n_iter`` converged: its last change of the log-likelihood is compared with ``tol`` here."""
     monitor = getattr(model, "monitor_", None)
-    return None if monitor is None else bool(monitor.converged)
+    if monitor is not None:
+        h = monitor.history
+        return len(h) >= 2 and h[-1] - h[-2] < monitor.tol
+    return bool(model.converged_) if hasattr(model, "converged_") else None
 
 
 def measure(w: W.Workload, library: str, data: Dict[str, Any], n_threads: Optional[int],
