@@ -205,6 +205,22 @@ def fmt_seconds(s: Optional[float]) -> Optional[str]:
     return f"{s * 1e6:.3g} µs"
 
 
+def time_field(res: Dict[str, Any]) -> str:
+    """The time a configuration's results hold: "s_per_iter" (per-iteration rows) or
+    "seconds" (whole fits)."""
+    return "seconds" if res["config"].get("task") == "whole" else "s_per_iter"
+
+
+def time_cell(res: Optional[Dict[str, Any]]) -> Optional[str]:
+    """A configuration's median time for a table ("*" when noisy), or why it has none."""
+    if res is None:
+        return None
+    value = res[time_field(res)]
+    if value is None:
+        return "timeout" if "timed out" in (res["error"] or "") else "failed"
+    return fmt_seconds(value) + ("*" if res["noisy"] else "")
+
+
 def json_default(o: Any) -> Any:
     if isinstance(o, np.generic):
         return o.item()

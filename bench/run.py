@@ -9,10 +9,13 @@ installed peer (its default BLAS threads, and 1 thread) fit them for fixed itera
 over the repeats, every repetition of every configuration in a fresh process; the same process
 gives the peak resident memory and the final log-likelihood. The runner also measures the
 float64 GEMM rate and the memory bandwidth, and reports emkit's fraction of the hardware bound.
+Whole-fit rows (bench/whole_fit.py) time ``fit`` end to end with each library's default options
+(its own initialisation, restarts and convergence), with iterations and final log-likelihoods.
 
     python bench/run.py --quick                   # about two minutes
     python bench/run.py                           # the issue's sizes (hours with the peers)
     python bench/run.py --workloads gmm-full,lca --repeats 5
+    python bench/run.py --whole-fit-only --workloads lca,hmm-diag-overlap
 
 Writes bench/results/latest.md and bench/results/latest.json. See bench/README.md.
 """
@@ -39,6 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
+import whole_fit as WF  # noqa: E402
 import workloads as W  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -148,7 +152,8 @@ def hardware_bound(w: W.Workload, machine: Dict[str, Any], threads: int) -> floa
 def worker(spec: Dict[str, Any]) -> Dict[str, Any]:
     """One measurement in a fresh process: imports the library, loads the data, then (with the
     configuration's thread limits) fits a small slice once untimed, times fit(A) and fit(B),
-    reads the peak RSS and, if asked, the log-likelihood of the fit(B) model."""
+    reads the peak RSS and, if asked, the log-likelihood of the fit(B) model. A whole-fit
+    measurement (task "whole") times one default fit instead (whole_fit.measure)."""
     if spec["task"] == "machine":
         return measure_machine(spec["threads"])
     w = workload(spec["workload"], spec["quick"])
@@ -166,6 +171,9 @@ def worker(spec: Dict[str, Any]) -> Dict[str, Any]:
 
         limits = threadpool_limits(limits=1)  # BLAS and OpenMP pools of the process
     n_threads = 1 if one else None
+    if spec["task"] == "whole":
+        with limits:
+            return WF.measure(w, library, data, n_threads, spec["check"])
     a, b = spec["iters"]
     with limits:
         base = C.peak_rss_mb()
@@ -194,14 +202,15 @@ def configurations(w: W.Workload, n_threads: int, peer: bool, float32: bool,
                    isa: List[str]) -> List[Dict]:
     """The measured configurations of a workload: key, library, threads (1 or "all"), dtype,
     iteration counts, and the core variant (None: the one emkit chooses)."""
-    emkit = dict(library="emkit", iters=w.iters["emkit"], dtype="float64", isa=None)
+    emkit = dict(task="fit", library="emkit", iters=w.iters["emkit"], dtype="float64", isa=None)
     configs = [dict(key="emkit-1", threads=1, **emkit),
                dict(key="emkit-all", threads="all", **emkit)]
     configs += [dict(key=f"emkit-isa-{v}", threads="all", **{**emkit, "isa": v}) for v in isa]
     if float32 and w.kind == "gmm" and w.size["cov"] == "full":
         configs.append(dict(key="emkit-f32", threads="all", **{**emkit, "dtype": "float32"}))
     if peer:
-        theirs = dict(library=w.peer, iters=w.iters["peer"], dtype="float64", isa=None)
+        theirs = dict(task="fit", library=w.peer, iters=w.iters["peer"], dtype="float64",
+                      isa=None)
         configs += [dict(key="peer-default", threads="all", **theirs),
                     dict(key="peer-1", threads=1, **theirs)]
     return configs
@@ -211,7 +220,7 @@ def run_workload(w: W.Workload, args, configs: List[Dict]) -> Dict[str, Dict[str
     """Runs every configuration ``args.repeats`` times, each in a fresh process; repetition r of
     every configuration before repetition r + 1 of any, so a drift of the machine is shared. The
     first repetition also returns the log-likelihood. A configuration that fails or times out is
-    not run again."""
+    not run again. Per-iteration results have ``s_per_iter``, whole-fit ones ``seconds``."""
     log(f"[{w.name}] generating the data: {w.title}")
     data = W.make_data(w)
     tmp = Path(tempfile.mkdtemp(prefix=f"emkit-bench-{w.name}-"))
@@ -225,9 +234,9 @@ def run_workload(w: W.Workload, args, configs: List[Dict]) -> Dict[str, Dict[str
                 res = results[c["key"]]
                 if res["error"]:
                     continue
-                spec = {"task": "fit", "workload": w.name, "quick": args.quick,
-                        "data_dir": str(tmp), "check": r == 0,
-                        **{k: c[k] for k in ("library", "threads", "dtype", "iters", "isa")}}
+                spec = {"workload": w.name, "quick": args.quick, "data_dir": str(tmp),
+                        "check": r == 0, **{k: c[k] for k in ("task", "library", "threads",
+                                                              "dtype", "iters", "isa")}}
                 try:
                     with C.LoadMonitor() as load:
                         rec = C.run_worker([__file__, "--worker", json.dumps(spec)], args.timeout)
@@ -237,23 +246,27 @@ def run_workload(w: W.Workload, args, configs: List[Dict]) -> Dict[str, Dict[str
                     continue
                 res["runs"].append(rec)
                 res["other_cores"].append(load.other_cores)
-                log(f"[{w.name}] repeat {r + 1}/{args.repeats} {c['key']}: "
-                    f"{rec['s_per_iter']:.4g} s/iter, peak RSS {rec['peak_rss_mb']:.0f} MB, "
+                time_text = (f"{rec['s_per_iter']:.4g} s/iter" if c["task"] == "fit" else
+                             f"whole fit {rec['seconds']:.4g} s, {rec['n_iter']} iterations")
+                log(f"[{w.name}] repeat {r + 1}/{args.repeats} {c['key']}: {time_text}, "
+                    f"peak RSS {rec['peak_rss_mb']:.0f} MB, "
                     f"other load {C.fmt(load.other_cores, '.2f')} cores")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for res in results.values():
         runs = res["runs"]
-        per = [x["s_per_iter"] for x in runs]
-        res["s_per_iter"] = statistics.median(per) if per else None
+        metric = C.time_field(res)
+        per = [x[metric] for x in runs]
+        res[metric] = statistics.median(per) if per else None
         res["per_repeat"] = per
         res["noisy"] = bool(per) and (
-            (len(per) > 1 and (max(per) - min(per)) > NOISY_SPREAD * abs(res["s_per_iter"]))
+            (len(per) > 1 and (max(per) - min(per)) > NOISY_SPREAD * abs(res[metric]))
             or max(x or 0.0 for x in res["other_cores"]) > BUSY_CORES)
         for key in ("peak_rss_mb", "above_data_mb"):
             res[key] = statistics.median(x[key] for x in runs) if runs else None
         first = runs[0] if runs else {}
-        res["loglik"], res["digest"] = first.get("loglik"), first.get("digest")
+        for key in ("loglik", "digest", "n_iter", "converged"):  # the last two: whole fits
+            res[key] = first.get(key)
     return results
 
 
@@ -297,14 +310,6 @@ def summarize(w: W.Workload, results: Dict[str, Dict], machine: Dict, n_threads:
 
 
 # --------------------------------------------------------------------------- report
-def s_cell(res: Optional[Dict]) -> Optional[str]:
-    if res is None:
-        return None
-    if res["s_per_iter"] is None:
-        return "timeout" if "timed out" in (res["error"] or "") else "failed"
-    return C.fmt_seconds(res["s_per_iter"]) + ("*" if res["noisy"] else "")
-
-
 def loglik_cell(summary: Dict) -> Optional[str]:
     if summary["loglik_rel_diff"] is None:
         return None
@@ -313,17 +318,26 @@ def loglik_cell(summary: Dict) -> Optional[str]:
 
 
 def report(rows: List[Dict], header: List[str], n_threads: int, blas_threads: str) -> str:
+    """The per-iteration table (rows with per-iteration results), its notes and side tables,
+    then the whole-fit table (whole_fit.report)."""
     N = n_threads
-    legend = [f"- `{row['workload']}`: {row['title']}; {row['peer_label']}; iterations A -> B: "
-              f"emkit {'->'.join(map(str, row['iters']['emkit']))}, "
-              f"peer {'->'.join(map(str, row['iters']['peer']))}" for row in rows]
+    legend = [f"- `{row['workload']}`: {row['title']}; {row['peer_label']}"
+              + (f"; iterations A -> B: emkit {'->'.join(map(str, row['iters']['emkit']))}, "
+                 f"peer {'->'.join(map(str, row['iters']['peer']))}" if row["summary"] else "")
+              + ("; loglik compared at the common start (bench/README.md, Agreement)"
+                 if row["check_iters"] == 0 else "")
+              for row in rows]
+    whole = WF.report(rows, n_threads, blas_threads)
+    rows = [row for row in rows if row["summary"]]
+    if not rows:
+        return "\n".join(header + [""] + legend + whole)
 
     def line(row):
         res, sm = row["results"], row["summary"]
         pair = " / ".join
         return [
-            row["workload"], row["peer_label"], s_cell(res.get("peer-default")),
-            s_cell(res.get("peer-1")), s_cell(res["emkit-1"]), s_cell(res["emkit-all"]),
+            row["workload"], row["peer_label"],
+            *[C.time_cell(res.get(k)) for k in ("peer-default", "peer-1", "emkit-1", "emkit-all")],
             C.fmt(sm["speedup_best"]), C.fmt(sm["speedup_1"]), C.fmt(sm["thread_scaling"], ".2f"),
             pair([C.fmt_seconds(sm["bound_1"]), C.fmt_seconds(sm["bound_all"])]),
             pair([C.fmt(sm["fraction_of_bound_1"], ".2f") or "-",
@@ -357,8 +371,8 @@ def report(rows: List[Dict], header: List[str], n_threads: int, blas_threads: st
         f"iterations from the same start (ok <= {LOGLIK_RTOL:g}). 1T = {N}T: emkit's fitted "
         "parameters bit-identical.",
     ]
-    f32_rows = [[row["workload"], s_cell(row["results"]["emkit-all"]),
-                 s_cell(row["results"]["emkit-f32"]),
+    f32_rows = [[row["workload"], C.time_cell(row["results"]["emkit-all"]),
+                 C.time_cell(row["results"]["emkit-f32"]),
                  C.fmt(row["summary"]["float32_speedup"], ".2f"),
                  C.fmt(row["summary"]["float32_loglik_rel_diff"], ".0e")]
                 for row in rows if "emkit-f32" in row["results"]]
@@ -369,14 +383,14 @@ def report(rows: List[Dict], header: List[str], n_threads: int, blas_threads: st
                                     "loglik rel diff"], f32_rows)]
     isa_names = sorted({v for row in rows for v in row["summary"]["isa_s_per_iter"]})
     if isa_names:
-        isa_rows = [[row["workload"], s_cell(row["results"]["emkit-all"])]
-                    + [s_cell(row["results"].get(f"emkit-isa-{v}")) for v in isa_names]
+        isa_rows = [[row["workload"], C.time_cell(row["results"]["emkit-all"])]
+                    + [C.time_cell(row["results"].get(f"emkit-isa-{v}")) for v in isa_names]
                     for row in rows]
         notes += ["", f"emkit with {N} threads: the variant chosen at import vs other installed "
                       "variants of the core (--isa; a `native` variant needs a build with "
                       "-Ccmake.define.EMKIT_ISA_VARIANTS=\"baseline;avx2;avx512;native\"):", "",
                   C.markdown_table(["workload", "chosen"] + isa_names, isa_rows)]
-    return "\n".join(header + [""] + legend + ["", table] + notes)
+    return "\n".join(header + [""] + legend + ["", table] + notes + whole)
 
 
 def _mb(row: Dict, library: str, field: str) -> str:
@@ -397,6 +411,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=None,
                    help="repetitions per configuration, median reported (default 3, --quick 1)")
     p.add_argument("--no-peers", action="store_true", help="time emkit only")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--no-whole-fit", action="store_true",
+                       help="per-iteration rows only (no whole fits with default options)")
+    which.add_argument("--whole-fit-only", action="store_true",
+                       help="whole fits with default options only (no per-iteration rows)")
     p.add_argument("--float32", action="store_true",
                    help="time float32 input even if emkit does not seem to support it")
     p.add_argument("--isa", nargs="+", default=[], metavar="VARIANT",
@@ -484,12 +503,19 @@ def main(argv=None) -> int:
     rows = []
     for name in args.workloads:
         w = workload(name, args.quick)
-        configs = configurations(w, n_threads, installed[w.peer] and not args.no_peers,
-                                 float32 or args.float32, isa)
+        peer = installed[w.peer] and not args.no_peers
+        configs = [] if args.whole_fit_only else configurations(
+            w, n_threads, peer, float32 or args.float32, isa)
+        configs += [] if args.no_whole_fit else WF.configurations(w, peer)
         results = run_workload(w, args, configs)
+        whole = {k: r for k, r in results.items() if r["config"]["task"] == "whole"}
+        results = {k: r for k, r in results.items() if k not in whole}
         rows.append({"workload": w.name, "title": w.title, "size": w.size, "iters": w.iters,
+                     "check_iters": W.check_iters(w),
                      "peer": w.peer, "peer_label": W.PEER_LABELS[w.peer], "results": results,
-                     "summary": summarize(w, results, machine, n_threads)})
+                     "summary": summarize(w, results, machine, n_threads) if results else None,
+                     "whole_fit": {"results": whole, "summary": WF.summarize(w, whole)}
+                     if whole else None})
     header.append(f"repeats: {args.repeats}; total time {time.time() - started:.0f} s")
     text = report(rows, header, n_threads, blas_threads)
     print(text)

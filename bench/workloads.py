@@ -30,8 +30,11 @@ EXP_FLOPS = 10
 class Workload:
     """One row of the issue's table. ``size`` holds the dimensions: for "gmm" n, d, k, cov;
     for "hmm" n_seq, length, d (features, or symbols for a categorical HMM), K, cov (None:
-    categorical); for "lca" n, items, categories, classes. ``iters`` are the two iteration counts
-    (A, B) whose time difference gives s/iter, for emkit and for the peer."""
+    categorical), and M (components per state: a GMM-HMM) when given; for "lca" n, items,
+    categories, classes. ``groups`` (gmm, hmm), when given, makes the components or states
+    overlap: their means come in that many groups of nearly equal means (_overlap_data).
+    ``iters`` are the two iteration counts (A, B) whose time difference gives s/iter, for emkit
+    and for the peer."""
 
     name: str
     kind: str
@@ -45,12 +48,15 @@ class Workload:
     def title(self) -> str:
         """The workload as the issue's table describes it."""
         s = self.size
+        overlap = f", {s['groups']} groups of nearly equal means" if s.get("groups") else ""
         if self.kind == "gmm":
-            return f"GMM {s['cov']}, n={_count(s['n'])}, d={s['d']}, k={s['k']}"
+            return f"GMM {s['cov']}, n={_count(s['n'])}, d={s['d']}, k={s['k']}{overlap}"
         if self.kind == "hmm":
             model = "categorical" if s["cov"] is None else f"Gaussian {s['cov']}"
+            model = f"GMM-HMM {s['cov']}" if s.get("M") else f"{model} HMM"
             unit = f"{s['d']} symbols" if s["cov"] is None else f"d={s['d']}"
-            return f"{model} HMM, {s['n_seq']}x{_count(s['length'])} steps, {unit}, K={s['K']}"
+            K = f"K={s['K']}" + (f" x {s['M']} components" if s.get("M") else "")
+            return f"{model}, {s['n_seq']}x{_count(s['length'])} steps, {unit}, {K}{overlap}"
         return (f"latent class, n={_count(s['n'])}, {s['items']} items x {s['categories']} "
                 f"categories, {s['classes']} classes")
 
@@ -69,24 +75,24 @@ def _count(n: int) -> str:
     return f"{mantissa}e{int(exponent)}" if float(f"{n:.0e}") == n and n >= 10_000 else str(n)
 
 
-def _gmm(name, n, d, k, cov, quick_n, emkit_iters=(2, 12), quick_emkit_iters=(1, 6)):
+def _gmm(name, n, d, k, cov, quick_n, emkit_iters=(2, 12), quick_emkit_iters=(1, 6), **extra):
     return Workload(
         name=name,
         kind="gmm",
         peer="sklearn",
-        size=dict(n=n, d=d, k=k, cov=cov),
+        size=dict(n=n, d=d, k=k, cov=cov, **extra),
         iters={"emkit": emkit_iters, "peer": (2, 7)},
         quick_size=dict(n=quick_n),
         quick_iters={"emkit": quick_emkit_iters, "peer": (1, 3)},
     )
 
 
-def _hmm(name, n_seq, length, d, K, cov, quick_seq, quick_length):
+def _hmm(name, n_seq, length, d, K, cov, quick_seq, quick_length, **extra):
     return Workload(
         name=name,
         kind="hmm",
         peer="hmmlearn",
-        size=dict(n_seq=n_seq, length=length, d=d, K=K, cov=cov),
+        size=dict(n_seq=n_seq, length=length, d=d, K=K, cov=cov, **extra),
         iters={"emkit": (2, 7), "peer": (1, 3)},
         quick_size=dict(n_seq=quick_seq, length=quick_length),
         quick_iters={"emkit": (1, 5), "peer": (1, 2)},
@@ -117,6 +123,12 @@ WORKLOADS: Dict[str, Workload] = {
             quick_size=dict(n=20_000),
             quick_iters={"emkit": (5, 505), "peer": (2, 7)},
         ),
+        # Overlapping components / states (issue 15): four groups of nearly equal means, so that
+        # the posteriors stay spread over the states of a group and EM converges slowly.
+        _gmm("gmm-diag-overlap", 1_000_000, 16, 16, "diag", 30_000, groups=4),
+        _hmm("hmm-diag-overlap", 40, 10_000, 8, 16, "diag", 10, 1_000, groups=4),
+        _hmm("hmm-full-overlap", 40, 10_000, 8, 16, "full", 10, 1_000, groups=4),
+        _hmm("gmmhmm-overlap", 20, 10_000, 8, 4, "diag", 10, 1_000, groups=4, M=4),
     ]
 }
 
@@ -142,6 +154,9 @@ def cost(w: Workload) -> Tuple[float, float]:
       GEMV each, 2K^2 per step each, and the transition statistics (outer product alpha_{t-1} x
       (b_t beta_t) accumulated) 2K^2 per step; M-step as the GMM's (full: 2NKd^2 + 2NKd, diag:
       4NKd). Total full 4NKd^2 + 5NKd + 6NK^2 + EXP*NK, diag 7NKd + 6NK^2 + EXP*NK.
+    * GMM-HMM (M diagonal components per state): the Gaussian HMM's with the NK emission terms
+      taken per component, 7NKMd + 6NK^2 + EXP*NKM (the state's mixture density is a sum of
+      its components' exps).
     * Categorical HMM: the emission is a table lookup (no flops); forward, backward and
       transition statistics 6K^2 per step; state posteriors and emission counts 2NK. Total
       6NK^2 + 2NK.
@@ -167,6 +182,8 @@ def cost(w: Workload) -> Tuple[float, float]:
         transitions = 6 * N * K * K
         if s["cov"] is None:
             return float(transitions + 2 * N * K), float(8 * N)
+        if s.get("M"):
+            K = K * s["M"]  # every Gaussian of every state: the GMM diag count below
         if s["cov"] == "full":
             emission_and_mstep = 4 * N * K * d * d + 5 * N * K * d
         else:
@@ -182,6 +199,8 @@ def cost(w: Workload) -> Tuple[float, float]:
 def make_data(w: Workload) -> Dict[str, np.ndarray]:
     """The workload's data and the common starting values, as named arrays (saved to .npy files
     for the worker processes). Generated from fixed seeds."""
+    if w.size.get("groups"):
+        return _overlap_data(w.kind, **w.size)
     return {"gmm": _gmm_data, "hmm": _hmm_data, "lca": _lca_data}[w.kind](**w.size)
 
 
@@ -203,6 +222,13 @@ def _gmm_data(n, d, k, cov):
             A = rng.normal(size=(d, d)) / math.sqrt(d)
             c = (A @ A.T + 0.1 * np.eye(d)) * rng.uniform(0.5, 1.5)
             X[rows] = mean + z @ np.linalg.cholesky(c).T
+    return _gmm_start(X, k, cov)
+
+
+def _gmm_start(X, k, cov):
+    """The mixtures' common start: equal weights, k distinct random rows as means, the data's
+    covariance (variances for diag) for every component."""
+    n, d = X.shape
     rng = np.random.default_rng(INIT_SEED)
     means = X[np.sort(rng.choice(n, size=k, replace=False))]
     if cov == "full":
@@ -216,13 +242,9 @@ def _sticky_chain(K, rng, stay):
     return np.full(K, 1.0 / K), stay * np.eye(K) + (1 - stay) * rng.dirichlet(np.ones(K), size=K)
 
 
-def _hmm_data(n_seq, length, d, K, cov):
-    """Sequences from a "sticky" K-state chain (0.9 on the diagonal). Gaussian: state means ~
-    N(0, 2^2 I), noise transformed by a random matrix per state; categorical: Dirichlet(0.3)
-    emission distributions over d symbols. Start: a less sticky random chain, K random time
-    steps as means and the data's variances (diag) or their diagonal matrix (full) for every
-    state; categorical: Dirichlet(2) emission distributions."""
-    rng = np.random.default_rng(DATA_SEED)
+def _state_paths(rng, n_seq, length, K):
+    """The concatenated state paths of n_seq sequences of a "sticky" K-state chain (0.9 on the
+    diagonal, the rest of each row Dirichlet(1)), and the sequence lengths."""
     startprob, transmat = _sticky_chain(K, rng, 0.9)
     cum = np.cumsum(transmat, axis=1)
     z = np.empty((n_seq, length), dtype=np.int64)
@@ -230,27 +252,113 @@ def _hmm_data(n_seq, length, d, K, cov):
     u = rng.uniform(size=(n_seq, length))
     for t in range(1, length):
         z[:, t] = np.minimum((u[:, t, None] > cum[z[:, t - 1]]).sum(axis=1), K - 1)
-    z = z.reshape(-1)
-    lengths = np.full(n_seq, length, dtype=np.int64)
+    return z.reshape(-1), np.full(n_seq, length, dtype=np.int64)
+
+
+def _hmm_start(X, K, cov, n_mix=None):
+    """The Gaussian HMMs' common start: a less sticky random chain (0.5 on the diagonal), K random
+    time steps as means (K x n_mix for a GMM-HMM, with equal mixture weights) and the data's
+    variances (diag) or their diagonal matrix (full) for every state (component)."""
     init = np.random.default_rng(INIT_SEED)
     start = dict(zip(("startprob", "transmat"), _sticky_chain(K, init, 0.5)))
+    var = X.var(axis=0)
+    if n_mix is not None:
+        means = X[init.choice(X.shape[0], size=K * n_mix, replace=False)]
+        return {**start, "weights": np.full((K, n_mix), 1.0 / n_mix),
+                "means": means.reshape(K, n_mix, -1), "covariances": np.tile(var, (K, n_mix, 1))}
+    means = X[init.choice(X.shape[0], size=K, replace=False)]
+    covariances = np.tile(var, (K, 1)) if cov == "diag" else np.stack([np.diag(var)] * K)
+    return {**start, "means": means, "covariances": covariances}
+
+
+def _hmm_data(n_seq, length, d, K, cov):
+    """Sequences from a "sticky" K-state chain (0.9 on the diagonal). Gaussian: state means ~
+    N(0, 2^2 I), noise transformed by a random matrix per state; categorical: Dirichlet(0.3)
+    emission distributions over d symbols. Start (_hmm_start): a less sticky random chain, K
+    random time steps as means and the data's variances (diag) or their diagonal matrix (full)
+    for every state; categorical: Dirichlet(2) emission distributions."""
+    rng = np.random.default_rng(DATA_SEED)
+    z, lengths = _state_paths(rng, n_seq, length, K)
     if cov is None:
         probs = rng.dirichlet(np.full(d, 0.3), size=K)
         X = np.empty((z.size, 1), dtype=np.int64)
         for k in range(K):
             rows = np.flatnonzero(z == k)
             X[rows, 0] = rng.choice(d, size=rows.size, p=probs[k])
-        return {"X": X, "lengths": lengths, **start,
+        init = np.random.default_rng(INIT_SEED)
+        chain = dict(zip(("startprob", "transmat"), _sticky_chain(K, init, 0.5)))
+        return {"X": X, "lengths": lengths, **chain,
                 "emissionprob": init.dirichlet(np.full(d, 2.0), size=K)}
     X = np.empty((z.size, d))
     for k in range(K):
         rows = np.flatnonzero(z == k)
         A = rng.normal(size=(d, d)) * 0.3 + np.eye(d)
         X[rows] = rng.normal(0.0, 2.0, size=d) + rng.standard_normal((rows.size, d)) @ A.T
-    means = X[init.choice(X.shape[0], size=K, replace=False)]
-    var = X.var(axis=0)
-    covariances = np.tile(var, (K, 1)) if cov == "diag" else np.stack([np.diag(var)] * K)
-    return {"X": X, "lengths": lengths, **start, "means": means, "covariances": covariances}
+    return {"X": X, "lengths": lengths, **_hmm_start(X, K, cov)}
+
+
+#: Overlapping workloads: the means of a group are its centre plus N(0, OVERLAP_SPREAD^2 I), with
+#: noise of about unit variance: two members of a group are ~0.35 sqrt(d) standard deviations
+#: apart (1.4 at d = 16), so every row keeps a sizeable posterior on several of them.
+OVERLAP_SPREAD = 0.25
+
+
+def _overlap_means(rng, groups, members, d, scale):
+    """(groups, members, d) means: group centres ~ N(0, scale^2 I), each member its group's
+    centre plus N(0, OVERLAP_SPREAD^2 I)."""
+    centres = rng.normal(0.0, scale, size=(groups, 1, d))
+    return centres + rng.normal(0.0, OVERLAP_SPREAD, size=(groups, members, d))
+
+
+def _overlap_data(kind, d, cov, groups, n=None, k=None, n_seq=None, length=None, K=None,
+                  M=None):
+    """Components or states that overlap: their means come in ``groups`` groups of nearly equal
+    means (_overlap_means; centres ~ N(0, 3^2 I) for mixtures, N(0, 2^2 I) for HMMs).
+
+    * Mixture ("gmm"): k components, k / groups per group, weights ~ U(0.5, 1.5) normalised,
+      variances ~ U(0.8, 1.2) per feature (diag) or covariance (I + 0.1 G)(I + 0.1 G)^T with G
+      standard normal (full). Start: as the other mixtures (_gmm_start).
+    * Gaussian HMM: the sticky K-state chain of the other HMMs (_state_paths), K / groups states
+      per group, noise transformed by I + 0.1 G per state (nearly equal covariances). Start:
+      _hmm_start.
+    * GMM-HMM (M components per state, diagonal covariances): the groups are the components:
+      component m of every state has a mean near centre m, so the K states emit nearly the same
+      M-modal mixture and differ in their mixture weights (Dirichlet(2) per state) and small
+      offsets; variances ~ U(0.8, 1.2). Start: _hmm_start with equal mixture weights.
+    """
+    rng = np.random.default_rng(DATA_SEED)
+    if kind == "gmm":
+        weights = rng.uniform(0.5, 1.5, size=k)
+        labels = rng.choice(k, size=n, p=weights / weights.sum())
+        means = _overlap_means(rng, groups, k // groups, d, 3.0).reshape(k, d)
+        X = np.empty((n, d))
+        for j in range(k):
+            rows = np.flatnonzero(labels == j)
+            z = rng.standard_normal((rows.size, d))
+            if cov == "diag":
+                X[rows] = means[j] + z * np.sqrt(rng.uniform(0.8, 1.2, size=d))
+            else:
+                X[rows] = means[j] + z @ (np.eye(d) + 0.1 * rng.normal(size=(d, d))).T
+        return _gmm_start(X, k, cov)
+    z, lengths = _state_paths(rng, n_seq, length, K)
+    X = np.empty((z.size, d))
+    if M is None:
+        means = _overlap_means(rng, groups, K // groups, d, 2.0).reshape(K, d)
+        for j in range(K):
+            rows = np.flatnonzero(z == j)
+            A = np.eye(d) + 0.1 * rng.normal(size=(d, d))
+            X[rows] = means[j] + rng.standard_normal((rows.size, d)) @ A.T
+        return {"X": X, "lengths": lengths, **_hmm_start(X, K, cov)}
+    if groups != M or cov != "diag":
+        raise ValueError("GMM-HMM overlap data: one group per component, diagonal covariances")
+    means = _overlap_means(rng, M, K, d, 2.0).transpose(1, 0, 2)  # (K, M, d)
+    weights = rng.dirichlet(np.full(M, 2.0), size=K)
+    var = rng.uniform(0.8, 1.2, size=(K, M, d))
+    for j in range(K):
+        rows = np.flatnonzero(z == j)
+        c = rng.choice(M, size=rows.size, p=weights[j])
+        X[rows] = means[j, c] + rng.standard_normal((rows.size, d)) * np.sqrt(var[j, c])
+    return {"X": X, "lengths": lengths, **_hmm_start(X, K, cov, M)}
 
 
 def _lca_data(n, items, categories, classes):
@@ -303,17 +411,24 @@ def fit(w: Workload, library: str, a: Dict[str, np.ndarray], max_iter: int,
 
 def check_iters(w: Workload) -> int:
     """The iteration count after which the libraries' log-likelihoods are compared: the peer's
-    B (emkit's B is at least as large; its history holds the earlier values)."""
-    return min(w.iters["emkit"][1], w.iters["peer"][1])
+    B (emkit's B is at least as large; its history holds the earlier values). For a GMM-HMM 0,
+    the common start: hmmlearn's GMMHMM centres its covariance statistics on the previous
+    iteration's means rather than the updated ones (hmmlearn issue 410, pull request 516), so
+    from the first M-step on its iterates are not EM's; at the start both evaluate the same
+    parameters (emission densities and forward recursion)."""
+    return 0 if w.size.get("M") else min(w.iters["emkit"][1], w.iters["peer"][1])
 
 
 def loglik(w: Workload, library: str, model: Any, a: Dict[str, np.ndarray],
            iters: int) -> float:
     """Total log-likelihood of the data at the parameters after ``iters`` iterations: emkit's
     history holds it for every iteration; a peer's model must have run exactly ``iters``
-    (its score at the final parameters)."""
+    (its score at the final parameters), except for iters = 0 with hmmlearn, whose convergence
+    monitor holds the log-likelihood at the start."""
     if library == "emkit":
         return float(model.loglik_history_[iters])
+    if iters == 0 and library == "hmmlearn":
+        return float(model.monitor_.history[0])
     if n_iter(model) != iters:
         raise RuntimeError(f"{library} ran {n_iter(model)} iterations, expected {iters}")
     if library == "hmmlearn":
@@ -350,6 +465,12 @@ def _emkit_model(w, a, max_iter, n_threads):
             w.size["k"], covariance_type=w.size["cov"], reg_covar=GMM_REG_COVAR,
             weights_init=a["weights"], means_init=a["means"],
             covariances_init=a["covariances"], **common,
+        )
+    if w.kind == "hmm" and w.size.get("M"):
+        return emkit.GMMHMM(
+            w.size["K"], w.size["M"], covariance_type=w.size["cov"], reg_covar=0.0,
+            startprob_init=a["startprob"], transmat_init=a["transmat"], weights_init=a["weights"],
+            means_init=a["means"], covariances_init=a["covariances"], **common,
         )
     if w.kind == "hmm" and w.size["cov"] is None:
         return emkit.CategoricalHMM(
@@ -388,11 +509,17 @@ def _fit_hmmlearn(w, a, max_iter):
     """hmmlearn (scaling implementation) without its priors, so that its M-step is the same
     maximum-likelihood step as emkit's: covars_prior=0 (default 1e-2 is added to every
     covariance numerator), transition and start priors 1 (no prior); tol=-inf runs exactly
-    n_iter iterations."""
+    n_iter iterations. GMMHMM's default priors (diag: covars_prior -1.5, covars_weight 0, means
+    and weights without prior) add nothing; its covariance statistics are centred on the
+    previous means, though (see check_iters)."""
     from hmmlearn import hmm
 
     common = dict(n_iter=max_iter, tol=-np.inf, init_params="", implementation="scaling")
-    if w.size["cov"] is None:
+    if w.size.get("M"):
+        model = hmm.GMMHMM(w.size["K"], n_mix=w.size["M"], covariance_type=w.size["cov"],
+                           params="stmcw", **common)
+        model.weights_, model.means_, model.covars_ = a["weights"], a["means"], a["covariances"]
+    elif w.size["cov"] is None:
         model = hmm.CategoricalHMM(w.size["K"], n_features=w.size["d"], params="ste", **common)
         model.emissionprob_ = a["emissionprob"]
     else:
@@ -428,7 +555,7 @@ def _fit_stepmix(w, a, max_iter):
 
         _STEPMIX_FROM_START = StepMixFromStart
     model = _STEPMIX_FROM_START(
-        n_components=w.size["classes"], emission="categorical", n_init=1, max_iter=max_iter,
+        n_components=w.size["classes"], measurement="categorical", n_init=1, max_iter=max_iter,
         abs_tol=0.0, rel_tol=0.0, random_state=0, verbose=0, progress_bar=0,
     )
     model._bench_start = (a["weights"], a["probs"])
