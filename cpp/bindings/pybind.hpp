@@ -74,6 +74,7 @@ void bind_poisson(py::module_& m);
 void bind_hmm(py::module_& m);
 void bind_hmm_discrete(py::module_& m);
 void bind_gmmhmm(py::module_& m);
+void bind_patterns(py::module_& m);
 
 }  // namespace emkit::bindings
 
