@@ -6,7 +6,6 @@ namespace {
 
 using Model = Mixture<Categorical>;
 using Stats = Model::Stats;
-using CodeArray = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
 
 Model make_model(const DoubleArray& weights, const DoubleArray& probs, const std::vector<Index>& n_categories,
                  const py::object& item_concentration, double weight_concentration, bool fixed_weights) {

@@ -18,7 +18,6 @@
 namespace emkit::bindings {
 
 using LengthArray = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
-using CodeArray = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
 
 inline Index n_sequences(const LengthArray& lengths) { return lengths.size() ? static_cast<Index>(lengths.size()) : 1; }
 

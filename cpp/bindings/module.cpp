@@ -51,4 +51,5 @@ PYBIND11_MODULE(EMKIT_MODULE_NAME, m) {
   bind_hmm(m);
   bind_hmm_discrete(m);
   bind_gmmhmm(m);
+  bind_patterns(m);
 }

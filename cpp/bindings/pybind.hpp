@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdint>
 #include <string>
 
 #include <emkit/emkit.hpp>
@@ -16,6 +17,8 @@ namespace emkit::bindings {
 
 // A C-contiguous float64 view of a numpy array: no copy when the input already is one.
 using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+// A C-contiguous int32 view of category codes (negative = missing).
+using CodeArray = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
 
 // A C-contiguous float64 or float32 view of a numpy array: float32 input stays float32 (the
 // Gaussian family computes in float32 then); every other real input converts to float64 as with
@@ -71,6 +74,7 @@ void bind_poisson(py::module_& m);
 void bind_hmm(py::module_& m);
 void bind_hmm_discrete(py::module_& m);
 void bind_gmmhmm(py::module_& m);
+void bind_patterns(py::module_& m);
 
 }  // namespace emkit::bindings
 

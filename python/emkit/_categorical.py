@@ -9,6 +9,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from . import _core
 from ._typing import FloatArray, NDArray
 from ._validation import is_dataframe
 
@@ -158,11 +159,7 @@ def encode_new(X: Any, encoding: CategoricalEncoding, name: str = "X") -> NDArra
 def compress_patterns(
     codes: NDArray[np.integer[Any]], weights: FloatArray
 ) -> Tuple[NDArray[np.int32], FloatArray, NDArray[np.intp]]:
-    """Distinct rows and their total weights, with the map from rows to patterns."""
-    patterns, inverse = np.unique(codes, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    # With weights, bincount sums them as float64; its stubs say intp whatever the weights.
-    counts: FloatArray = np.bincount(  # type: ignore[assignment]
-        inverse, weights=weights, minlength=patterns.shape[0]
-    )
-    return np.ascontiguousarray(patterns, dtype=np.int32), counts, inverse
+    """Distinct rows (in lexicographic order) and their total weights, with the map from rows to
+    patterns: what np.unique(codes, axis=0, return_inverse=True) and np.bincount give, found by
+    hashing in the core (patterns.hpp) rather than by sorting every row."""
+    return _core.compress_patterns(codes, weights)

@@ -40,6 +40,11 @@ def kmeans_plus_plus(
     n_threads: int = 0,
 ) -> Tuple[_Array, _Labels, float]: ...
 
+# ---- bind_patterns.cpp: (patterns, counts, inverse), as np.unique(axis=0) + np.bincount
+def compress_patterns(
+    codes: npt.ArrayLike, weights: npt.ArrayLike
+) -> Tuple[npt.NDArray[np.int32], _Array, npt.NDArray[np.intp]]: ...
+
 # ---- statistics: additive and picklable
 class _MixtureStats:
     @property

@@ -13,6 +13,7 @@
 #include "fit.hpp"
 #include "init.hpp"
 #include "parallel.hpp"
+#include "patterns.hpp"
 #include "structures/contingency_table.hpp"
 #include "structures/hmm.hpp"
 #include "structures/mixture.hpp"

@@ -3,6 +3,7 @@
 
 #include <Eigen/Core>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -30,6 +31,8 @@ using Vector = Eigen::VectorXd;
 using RowVectorXd = Eigen::Matrix<double, 1, Eigen::Dynamic>;
 using MatrixRef = Eigen::Ref<const RowMatrix>;
 using VectorRef = Eigen::Ref<const Vector>;
+// Category codes (negative = missing), n × J: the Categorical family's data, response patterns.
+using CodeMatrix = RowMatrixT<std::int32_t>;
 
 constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 constexpr double kLogPi = 1.1447298858494001741434273513531;

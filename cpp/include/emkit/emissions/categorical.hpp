@@ -21,8 +21,6 @@
 
 namespace emkit {
 
-using CodeMatrix = Eigen::Matrix<std::int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
 // The rows as the Categorical family sees them: an n×J matrix of codes (negative = missing).
 struct CategoricalData {
   Eigen::Map<const CodeMatrix> codes;
